@@ -1,0 +1,72 @@
+import type { Argv } from 'yargs';
+import { decode } from '../../lib/bencode/decode.js';
+import { bencodeFields } from '../../lib/bencode/fields.js';
+import type { BNode } from '../../lib/bencode/node.js';
+import { DecodeError } from '../../lib/core/errors.js';
+import { toHex, utf8OrUndefined } from '../../lib/core/bytes.js';
+import type { Frame } from '../../lib/core/field.js';
+import { renderHexFrame } from '../../lib/render/hex-frame.js';
+import { renderTree } from '../../lib/render/tree.js';
+import { diagnosticJson } from '../../lib/render/json.js';
+import { withFrames, withJson } from '../options.js';
+import { ioOf } from '../io.js';
+import { readInput } from '../input.js';
+import { EXIT } from '../exit-codes.js';
+
+export const command = 'bdecode <file>';
+export const describe = 'Decode any bencoded data (file or - for stdin) as an annotated tree, hex frames or JSON';
+
+export function builder(y: Argv) {
+  return withFrames(withJson(y))
+    .positional('file', { type: 'string', demandOption: true, describe: 'Bencoded file, or - for stdin' })
+    .option('strict', { type: 'boolean', default: false, describe: 'Fail on any non-canonical form instead of reporting it' })
+    .example('$0 bdecode samples/demo.torrent', 'tree of keys and values with byte spans')
+    .example('$0 bdecode --json x.torrent | jq .info.name', 'JSON; byte strings that are not UTF-8 become {"hex": "..."}');
+}
+
+interface Args {
+  file: string;
+  json: boolean;
+  frames: boolean;
+  strict: boolean;
+  io?: unknown;
+}
+
+export async function handler(argv: Args): Promise<number> {
+  const io = ioOf(argv);
+  const bytes = await readInput(argv.file);
+  const doc = decode(bytes);
+  if (argv.strict && doc.diagnostics.length > 0) {
+    const d = doc.diagnostics[0]!;
+    throw new DecodeError(d.code, d.span.start, `not canonical bencode: ${d.message}`);
+  }
+  if (argv.json) {
+    io.out(JSON.stringify({ value: jsonOf(doc.root), diagnostics: doc.diagnostics.map(diagnosticJson) }, null, 2));
+    return EXIT.ok;
+  }
+  const frame: Frame = { title: argv.file === '-' ? 'stdin' : argv.file, bytes, base: 0, fields: [bencodeFields(doc, 'root')] };
+  io.out(argv.frames ? renderHexFrame(frame, { color: io.color }) : renderTree(frame, { color: io.color }));
+  for (const d of doc.diagnostics) io.err(`warning: ${d.code} at byte ${d.span.start}: ${d.message}`);
+  return EXIT.ok;
+}
+
+/** JSON for jq: UTF-8 strings as strings, other byte strings as {"hex": ...}; integers beyond 2^53 as strings. */
+export function jsonOf(node: BNode): unknown {
+  switch (node.kind) {
+    case 'int': {
+      const v = node.intValue();
+      return typeof v === 'bigint' ? v.toString() : v;
+    }
+    case 'str': {
+      const t = utf8OrUndefined(node.bytes());
+      return t ?? { hex: toHex(node.bytes()) };
+    }
+    case 'list':
+      return node.items().map(jsonOf);
+    case 'dict': {
+      const out = Object.create(null) as Record<string, unknown>;
+      for (const [k, v] of node.entries()) out[utf8OrUndefined(k.bytes()) ?? toHex(k.bytes())] = jsonOf(v);
+      return out;
+    }
+  }
+}
