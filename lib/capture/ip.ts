@@ -1,0 +1,118 @@
+/** IP protocol numbers we follow. */
+export const IPPROTO = { TCP: 6, UDP: 17 } as const;
+
+export interface IpResult {
+  readonly version: 4 | 6;
+  readonly src: string;
+  readonly dst: string;
+  readonly protocol: number;
+  /** Offsets of the transport header and the end of the IP payload in the packet data. */
+  readonly payloadStart: number;
+  readonly payloadEnd: number;
+  /** Bytes of the IP payload the snaplen cut off. */
+  readonly truncated: number;
+  /** A fragment (not reassembled: BitTorrent traffic almost never is). */
+  readonly fragment: boolean;
+}
+
+export type IpError = { readonly error: string };
+
+/** IPv4 (RFC 791) or IPv6 (RFC 8200, walking extension headers) at `at`. */
+export function decodeIp(d: Uint8Array, at: number, version: 4 | 6): IpResult | IpError {
+  return version === 4 ? decodeIpv4(d, at) : decodeIpv6(d, at);
+}
+
+export function decodeIpv4(d: Uint8Array, at: number): IpResult | IpError {
+  if (d.length < at + 20) return { error: 'truncated IPv4 header' };
+  const ihl = (d[at]! & 0x0f) * 4;
+  if ((d[at]! >> 4) !== 4) return { error: 'not IPv4' };
+  if (ihl < 20) return { error: `IPv4 header length ${ihl} < 20` };
+  if (d.length < at + ihl) return { error: 'truncated IPv4 header' };
+  const totalLength = (d[at + 2]! << 8) | d[at + 3]!;
+  const flagsFrag = (d[at + 6]! << 8) | d[at + 7]!;
+  const fragment = (flagsFrag & 0x2000) !== 0 || (flagsFrag & 0x1fff) !== 0;
+  // Total length 0 is seen with TCP segmentation offload: trust the capture.
+  const wireEnd = totalLength === 0 ? d.length : at + totalLength;
+  const payloadEnd = Math.min(wireEnd, d.length);
+  return {
+    version: 4,
+    src: `${d[at + 12]}.${d[at + 13]}.${d[at + 14]}.${d[at + 15]}`,
+    dst: `${d[at + 16]}.${d[at + 17]}.${d[at + 18]}.${d[at + 19]}`,
+    protocol: d[at + 9]!,
+    payloadStart: at + ihl,
+    payloadEnd: Math.max(payloadEnd, at + ihl),
+    truncated: Math.max(0, wireEnd - d.length),
+    fragment,
+  };
+}
+
+export function decodeIpv6(d: Uint8Array, at: number): IpResult | IpError {
+  if (d.length < at + 40) return { error: 'truncated IPv6 header' };
+  const payloadLength = (d[at + 4]! << 8) | d[at + 5]!;
+  let next = d[at + 6]!;
+  let p = at + 40;
+  let fragment = false;
+  // Hop-by-hop 0, routing 43, fragment 44, AH 51, destination options 60.
+  for (let i = 0; i < 8; i++) {
+    if (next === 0 || next === 43 || next === 60) {
+      if (d.length < p + 2) return { error: 'truncated IPv6 extension header' };
+      next = d[p]!;
+      p += (d[p + 1]! + 1) * 8;
+    } else if (next === 44) {
+      if (d.length < p + 8) return { error: 'truncated IPv6 fragment header' };
+      const off = ((d[p + 2]! << 8) | d[p + 3]!) >> 3;
+      if (off !== 0 || (d[p + 3]! & 1) !== 0) fragment = true;
+      next = d[p]!;
+      p += 8;
+    } else if (next === 51) {
+      if (d.length < p + 2) return { error: 'truncated IPv6 AH header' };
+      next = d[p]!;
+      p += (d[p + 1]! + 2) * 4;
+    } else break;
+  }
+  const wireEnd = payloadLength === 0 ? d.length : at + 40 + payloadLength;
+  const payloadEnd = Math.min(wireEnd, d.length);
+  if (p > payloadEnd) return { error: 'IPv6 extension headers run past the packet' };
+  return {
+    version: 6,
+    src: ipv6Text(d, at + 8),
+    dst: ipv6Text(d, at + 24),
+    protocol: next,
+    payloadStart: p,
+    payloadEnd,
+    truncated: Math.max(0, wireEnd - d.length),
+    fragment,
+  };
+}
+
+/** RFC 5952 text: lower case, longest zero run compressed. */
+export function ipv6Text(d: Uint8Array, at: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((d[at + i * 2]! << 8) | d[at + i * 2 + 1]!);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i > 1) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestStart === 0 && bestLen === 5 && groups[5] === 0xffff) {
+    return `::ffff:${d[at + 12]}.${d[at + 13]}.${d[at + 14]}.${d[at + 15]}`;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** `1.2.3.4:80` or `[::1]:80`. */
+export function endpointText(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}

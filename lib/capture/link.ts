@@ -1,0 +1,80 @@
+import { LINKTYPE } from './link-types.js';
+
+/** EtherTypes we follow (IEEE 802.3, 802.1Q, 802.1ad). */
+export const ETHERTYPE = { IPV4: 0x0800, IPV6: 0x86dd, VLAN: 0x8100, QINQ: 0x88a8, QINQ_OLD: 0x9100 } as const;
+
+export interface LinkResult {
+  /** 4, 6, or 0 when the packet carries no IP. */
+  readonly ipVersion: 4 | 6 | 0;
+  /** Offset of the IP header in the packet data. */
+  readonly offset: number;
+  /** VLAN ids met on the way (outermost first). */
+  readonly vlans?: number[];
+  /** What the link layer carried when it was not IP (ethertype or family), for counts. */
+  readonly other?: string;
+}
+
+const NOT_IP = (other: string): LinkResult => ({ ipVersion: 0, offset: 0, other });
+
+/** Strip the link layer: Ethernet (+ VLAN tags), Linux SLL/SLL2, BSD null/loopback, raw IP. */
+export function decodeLink(linkType: number, d: Uint8Array): LinkResult {
+  switch (linkType) {
+    case LINKTYPE.ETHERNET:
+      return afterEthertype(d, 12);
+    case LINKTYPE.LINUX_SLL:
+      // 16-byte header, protocol type at 14.
+      if (d.length < 16) return NOT_IP('truncated link header');
+      return byEthertype((d[14]! << 8) | d[15]!, 16, d);
+    case LINKTYPE.LINUX_SLL2:
+      // 20-byte header, protocol type first.
+      if (d.length < 20) return NOT_IP('truncated link header');
+      return byEthertype((d[0]! << 8) | d[1]!, 20, d);
+    case LINKTYPE.NULL:
+    case LINKTYPE.LOOP: {
+      if (d.length < 4) return NOT_IP('truncated link header');
+      // NULL is in the capturing host's byte order; LOOP is big-endian.
+      const le = d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24);
+      const be = (d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!;
+      const family = linkType === LINKTYPE.LOOP ? be : (le >>> 0) <= 0xffff ? le : be;
+      if (family === 2) return { ipVersion: 4, offset: 4 };
+      // AF_INET6 differs: 10 Linux, 24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS.
+      if (family === 10 || family === 24 || family === 28 || family === 30) return { ipVersion: 6, offset: 4 };
+      return NOT_IP(`address family ${family}`);
+    }
+    case LINKTYPE.RAW:
+    case LINKTYPE.RAW_12:
+    case LINKTYPE.RAW_14:
+    case LINKTYPE.IPV4:
+    case LINKTYPE.IPV6: {
+      if (d.length < 1) return NOT_IP('empty packet');
+      const v = d[0]! >> 4;
+      return v === 4 || v === 6 ? { ipVersion: v, offset: 0 } : NOT_IP(`IP version ${v}`);
+    }
+    default:
+      return NOT_IP(`link type ${linkType}`);
+  }
+}
+
+function afterEthertype(d: Uint8Array, at: number): LinkResult {
+  let vlans: number[] | undefined;
+  for (let depth = 0; depth < 4; depth++) {
+    if (d.length < at + 2) return NOT_IP('truncated link header');
+    const type = (d[at]! << 8) | d[at + 1]!;
+    if (type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ || type === ETHERTYPE.QINQ_OLD) {
+      if (d.length < at + 6) return NOT_IP('truncated VLAN tag');
+      (vlans ??= []).push(((d[at + 2]! << 8) | d[at + 3]!) & 0x0fff);
+      at += 4;
+      continue;
+    }
+    const r = byEthertype(type, at + 2, d);
+    return vlans ? { ...r, vlans } : r;
+  }
+  return NOT_IP('too many VLAN tags');
+}
+
+function byEthertype(type: number, offset: number, d: Uint8Array): LinkResult {
+  if (type === ETHERTYPE.IPV4) return { ipVersion: 4, offset };
+  if (type === ETHERTYPE.IPV6) return { ipVersion: 6, offset };
+  if (type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ) return afterEthertype(d, offset - 2);
+  return NOT_IP(`ethertype 0x${type.toString(16).padStart(4, '0')}`);
+}
