@@ -22,6 +22,11 @@ export interface TorrentFile {
   readonly piecesRoot?: Uint8Array;
   /** Span of this file's entry in the input. */
   readonly span?: Span;
+  /**
+   * v2-only torrents: a padding file that is not in the torrent, inserted (as
+   * libtorrent does) so each file starts on a piece boundary (BEP 52).
+   */
+  readonly implicit?: boolean;
 }
 
 export interface Torrent {

@@ -1,0 +1,193 @@
+import type { BNode } from '../bencode/node.js';
+import { DecodeError } from '../core/errors.js';
+import type { Span } from '../core/span.js';
+import type { Issues } from './issues.js';
+
+/**
+ * The file lists of a torrent as written: BEP 3 `length`/`files` (with BEP 47
+ * attributes and padding files) and the BEP 52 `file tree`. Hard structural
+ * errors throw DecodeError at the offending byte; the rest become diagnostics.
+ */
+
+/** A file entry as found in the info dict, before layout. */
+export interface RawFile {
+  /** Components: the torrent name first for multi-file torrents. */
+  path: string[];
+  /** Nodes of the components (null for a synthesised name such as `.pad`). */
+  pathNodes: (BNode | null)[];
+  length: number;
+  attr: string;
+  pad: boolean;
+  symlinkPath?: string[];
+  piecesRoot?: Uint8Array;
+  /** The entry's span (the dict in `files`, the leaf dict in `file tree`). */
+  span?: Span;
+  /** Span of the `pieces root` string (v2). */
+  rootSpan?: Span;
+}
+
+/** BitComet's legacy padding-file names (before BEP 47's `attr`): libtorrent treats them as pads. */
+const LEGACY_PAD = /^_____padding_file_/;
+
+export function requireInt(node: BNode | undefined, path: string, at: BNode): number {
+  if (!node) throw new DecodeError('missing_field', at.span.start, `missing ${JSON.stringify(lastKey(path))}`, path);
+  if (!node.isInt()) throw new DecodeError('wrong_type', node.span.start, `${path} must be an integer, is a ${node.kind}`, path);
+  return node.int(path);
+}
+
+export function lastKey(path: string): string {
+  const i = path.lastIndexOf('.');
+  return i < 0 ? path : path.slice(i + 1);
+}
+
+function fileLength(entry: BNode, path: string): number {
+  const n = entry.get('length');
+  const len = requireInt(n, `${path}.length`, entry);
+  if (len < 0) throw new DecodeError('invalid_value', n!.span.start, `file length is negative (${len})`, `${path}.length`);
+  return len;
+}
+
+/** BEP 47 symlinks hold no data: libtorrent lays them out with length 0 whatever `length` says. */
+function symlinkLength(entry: BNode, path: string, attr: string, issues: Issues): number | undefined {
+  if (!attr.includes('l')) return undefined;
+  const n = entry.get('length');
+  if (n?.isInt() && n.intValue() !== 0) issues.note('symlink_length', `${path} is a symlink with length ${n.intValue()}: symlinks hold no data, read as 0`, n.span);
+  return 0;
+}
+
+function attrOf(entry: BNode, path: string, issues: Issues): string {
+  const a = entry.get('attr');
+  if (!a) return '';
+  if (!a.isStr()) {
+    issues.warn('wrong_type', `${path}.attr should be a string of flag letters (BEP 47), is a ${a.kind}: ignored`, a.span);
+    return '';
+  }
+  return a.str();
+}
+
+function stringList(node: BNode, path: string, what: string): { values: string[]; nodes: BNode[] } {
+  if (!node.isList()) throw new DecodeError('wrong_type', node.span.start, `${path} must be a list of strings, is a ${node.kind}`, path);
+  const nodes = node.items();
+  for (const [i, c] of nodes.entries()) {
+    if (!c.isStr()) throw new DecodeError('wrong_type', c.span.start, `${what} element ${i} must be a string, is a ${c.kind}`, `${path}[${i}]`);
+  }
+  return { values: nodes.map((c) => c.str()), nodes };
+}
+
+/** BEP 3 single-file (`length`) or multi-file (`files`) list. */
+export function v1Files(info: BNode, nameNode: BNode, name: string, issues: Issues, maxFiles: number): RawFile[] {
+  const files = info.get('files');
+  if (!files) {
+    const lengthNode = info.get('length');
+    if (!lengthNode) throw new DecodeError('missing_field', info.span.start, "info has neither 'length' (one file) nor 'files' (several)", 'info');
+    const length = fileLength(info, 'info');
+    const attr = attrOf(info, 'info', issues);
+    return [{ path: [name], pathNodes: [nameNode], length, attr, pad: attr.includes('p'), span: lengthNode.span }];
+  }
+  if (!files.isList()) throw new DecodeError('wrong_type', files.span.start, `info.files must be a list, is a ${files.kind}`, 'info.files');
+  if (files.length === 0) throw new DecodeError('no_files', files.span.start, 'info.files is an empty list: the torrent has no files', 'info.files');
+  if (files.length > maxFiles) throw new DecodeError('limit_exceeded', files.span.start, `more than ${maxFiles} files`, 'info.files');
+  if (info.get('length')) issues.warn('ambiguous_layout', "info has both 'length' and 'files': 'files' is used", info.get('length')!.span);
+  const out: RawFile[] = [];
+  for (const [i, entry] of files.items().entries()) {
+    const path = `info.files[${i}]`;
+    if (!entry.isDict()) throw new DecodeError('wrong_type', entry.span.start, `${path} must be a dict, is a ${entry.kind}`, path);
+    const attr = attrOf(entry, path, issues);
+    const length = symlinkLength(entry, path, attr, issues) ?? fileLength(entry, path);
+    const p = entry.get('path');
+    let components: string[];
+    let nodes: (BNode | null)[];
+    if (!p) {
+      // libtorrent accepts a BEP 47 pad file without a path and names it `.pad/N`.
+      if (!attr.includes('p')) throw new DecodeError('missing_field', entry.span.start, `${path} has no 'path'`, path);
+      components = ['.pad', String(length)];
+      nodes = [null, null];
+    } else {
+      const list = stringList(p, `${path}.path`, 'path');
+      components = list.values;
+      nodes = list.nodes;
+      if (components.length === 0) issues.warn('unsafe_path', `${path}.path is an empty list`, p.span);
+    }
+    const pad = attr.includes('p') || (components.length > 0 && LEGACY_PAD.test(components[components.length - 1]!));
+    const f: RawFile = { path: [name, ...components], pathNodes: [nameNode, ...nodes], length, attr, pad, span: entry.span };
+    if (attr.includes('l')) f.symlinkPath = symlinkOf(entry, path, issues);
+    out.push(f);
+  }
+  return out;
+}
+
+function symlinkOf(entry: BNode, path: string, issues: Issues): string[] | undefined {
+  const s = entry.get('symlink path');
+  if (!s) {
+    issues.error('invalid_symlink', `${path} is a symlink (attr 'l') without a 'symlink path' (BEP 47)`, entry.span);
+    return undefined;
+  }
+  return stringList(s, `${path}.symlink path`, 'symlink path').values;
+}
+
+/**
+ * BEP 52 file tree: nested dicts keyed by path component; a file is a dict
+ * whose only key is the empty string, mapping to {length, pieces root, attr}.
+ * Order is the tree's (sorted) order, as BEP 52 lays files out.
+ */
+export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issues, maxFiles: number): RawFile[] {
+  if (!tree.isDict()) throw new DecodeError('wrong_type', tree.span.start, `info.file tree must be a dict, is a ${tree.kind}`, 'info.file tree');
+  const out: RawFile[] = [];
+  const walk = (dir: BNode, comps: string[], nodes: BNode[], path: string): void => {
+    for (const [k, v] of dir.entries()) {
+      const key = k.str();
+      const childPath = `${path}.${key}`;
+      if (key.length === 0) {
+        throw new DecodeError('invalid_value', k.span.start, `empty file name in the file tree (BEP 52: a file is a dict holding only the '' key)`, childPath);
+      }
+      if (!v.isDict()) throw new DecodeError('wrong_type', v.span.start, `file tree entry ${JSON.stringify(key)} must be a dict, is a ${v.kind}`, childPath);
+      const leaf = v.get('');
+      if (leaf) {
+        if (v.length > 1) issues.error('invalid_file_tree', `file tree entry ${JSON.stringify(key)} is both a file and a folder`, v.span);
+        if (!leaf.isDict()) throw new DecodeError('wrong_type', leaf.span.start, `file entry for ${JSON.stringify(key)} must be a dict, is a ${leaf.kind}`, childPath);
+        if (out.length >= maxFiles) throw new DecodeError('limit_exceeded', leaf.span.start, `more than ${maxFiles} files`, childPath);
+        out.push(v2Leaf(leaf, [...comps, key], [...nodes, k], childPath, issues));
+      } else {
+        if (v.length === 0) issues.warn('empty_folder', `file tree folder ${JSON.stringify(key)} is empty`, v.span);
+        walk(v, [...comps, key], [...nodes, k], childPath);
+      }
+    }
+  };
+  walk(tree, [], [], 'info.file tree');
+  if (out.length === 0) throw new DecodeError('no_files', tree.span.start, 'the file tree holds no files', 'info.file tree');
+  // A tree of one file at the top level is a single-file torrent: no folder.
+  const single = out.length === 1 && out[0]!.path.length === 1;
+  if (!single) for (const f of out) {
+    f.path.unshift(name);
+    f.pathNodes.unshift(nameNode);
+  }
+  return out;
+}
+
+function v2Leaf(leaf: BNode, path: string[], nodes: BNode[], at: string, issues: Issues): RawFile {
+  const attr = attrOf(leaf, at, issues);
+  const length = symlinkLength(leaf, at, attr, issues) ?? fileLength(leaf, at);
+  const f: RawFile = { path, pathNodes: nodes, length, attr, pad: false, span: leaf.span };
+  if (attr.includes('p')) issues.error('invalid_pad_file', `padding files are not allowed in a v2 file tree (BEP 52): ${JSON.stringify(path.join('/'))}`, leaf.span);
+  if (attr.includes('l')) {
+    f.symlinkPath = symlinkOf(leaf, at, issues);
+    return f;
+  }
+  const root = leaf.get('pieces root');
+  if (!root) {
+    if (length > 0) issues.error('missing_pieces_root', `file ${JSON.stringify(path.join('/'))} has data but no 'pieces root' (BEP 52)`, leaf.span);
+    return f;
+  }
+  if (!root.isStr() || root.bytes().length !== 32) {
+    issues.error('invalid_pieces_root', `'pieces root' of ${JSON.stringify(path.join('/'))} must be a 32-byte string`, root.span);
+    return f;
+  }
+  const bytes = root.bytes();
+  f.rootSpan = root.dataSpan;
+  if (length > 0 && bytes.every((b) => b === 0)) {
+    issues.error('missing_pieces_root', `'pieces root' of ${JSON.stringify(path.join('/'))} is all zeros`, root.span);
+    return f;
+  }
+  f.piecesRoot = bytes;
+  return f;
+}
