@@ -1,0 +1,83 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { encode, type Encodable } from '../../bencode/encode.js';
+import { encodeCompactPeers, familyOf, unmapIpv4 } from '../compact-peers.js';
+import { decodeAnnounceQuery } from '../http-announce.js';
+import type { SwarmRegistry } from './swarm.js';
+import type { TrackerConfig } from './index.js';
+
+/**
+ * The HTTP front end (BEP 3, 7, 23, 48): GET .../announce and .../scrape.
+ * Answers are always bencoded dicts with `text/plain`, failures as `failure reason`.
+ */
+export function createHttpTracker(swarms: SwarmRegistry, config: TrackerConfig): Server {
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res, swarms, config);
+    } catch (e) {
+      reply(res, 500, { 'failure reason': `internal error: ${(e as Error).message}` });
+    }
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, swarms: SwarmRegistry, config: TrackerConfig): void {
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const path = q >= 0 ? target.slice(0, q) : target;
+  const last = path.slice(path.lastIndexOf('/') + 1);
+  if (req.method !== 'GET') return reply(res, 405, { 'failure reason': `method ${req.method} not allowed` });
+  const { value: query } = decodeAnnounceQuery(target);
+  if (last === 'scrape') {
+    const hashes = query.params.filter((p) => p.key === 'info_hash').map((p) => p.value);
+    if (hashes.some((h) => h.length !== 20)) return reply(res, 200, { 'failure reason': 'info_hash must be 20 bytes' });
+    const files = new Map<Uint8Array, Encodable>();
+    const list = hashes.length > 0 ? hashes.slice(0, config.maxScrape) : [...swarms.values()].slice(0, config.maxScrape).map((s) => s.infoHash);
+    for (const h of list) files.set(h, swarms.scrape(h));
+    return reply(res, 200, { files, flags: { min_request_interval: config.minInterval } });
+  }
+  if (last !== 'announce') return reply(res, 404, { 'failure reason': `no such path ${path}: use /announce or /scrape` });
+  if (!query.infoHash || query.infoHash.length !== 20) {
+    return reply(res, 200, { 'failure reason': query.infoHash ? `info_hash is ${query.infoHash.length} bytes, must be 20` : 'missing info_hash' });
+  }
+  if (!query.peerId || query.peerId.length !== 20) return reply(res, 200, { 'failure reason': query.peerId ? 'peer_id must be 20 bytes' : 'missing peer_id' });
+  if (query.port === undefined || query.port < 0 || query.port > 65535) return reply(res, 200, { 'failure reason': 'missing or invalid port' });
+  const ip = unmapIpv4(req.socket.remoteAddress ?? '0.0.0.0');
+  const result = swarms.announce({
+    infoHash: query.infoHash,
+    peerId: query.peerId,
+    ip,
+    port: query.port,
+    uploaded: query.uploaded ?? 0,
+    downloaded: query.downloaded ?? 0,
+    left: query.left ?? 0,
+    ...(query.event === 'started' || query.event === 'completed' || query.event === 'stopped' || query.event === 'paused' ? { event: query.event } : {}),
+    numwant: Math.min(Math.max(query.numwant ?? config.defaultNumwant, 0), config.maxNumwant),
+  });
+  if ('error' in result) return reply(res, 200, { 'failure reason': result.error });
+  config.onAnnounce?.({ protocol: 'http', infoHash: query.infoHash, peerId: query.peerId, ip, port: query.port, event: query.event });
+  const body: Record<string, Encodable> = {
+    interval: config.interval,
+    'min interval': config.minInterval,
+    complete: result.complete,
+    incomplete: result.incomplete,
+    downloaded: result.downloaded,
+  };
+  if (query.compact === false) {
+    // BEP 3 dict model; `peer id` left out when the client says no_peer_id=1.
+    body['peers'] = result.peers.map((p) => (query.noPeerId ? { ip: p.ip, port: p.port } : { ip: p.ip, 'peer id': p.peerId!, port: p.port }));
+  } else {
+    body['peers'] = encodeCompactPeers(result.peers, 4);
+    const v6 = result.peers.filter((p) => familyOf(p.ip) === 6);
+    if (v6.length > 0 || familyOf(ip) === 6) body['peers6'] = encodeCompactPeers(v6, 6);
+  }
+  reply(res, 200, body);
+}
+
+function reply(res: ServerResponse, status: number, body: Encodable): void {
+  const bytes = encode(body);
+  res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': bytes.length, 'Cache-Control': 'no-cache' });
+  res.end(bytes);
+}
