@@ -121,7 +121,10 @@ function buildTorrent(doc: BencodeDocument, root: BNode | null, info: BNode, ext
   let implicitPads = false;
   if (hasV1) {
     raw = v1Files(info, nameNode, name, issues, maxFiles);
-    if (v2) matchHybrid(raw, v2, pieceLength, info.get('file tree')!, issues);
+    if (v2) {
+      matchHybrid(raw, v2, pieceLength, info.get('file tree')!, issues);
+      raw = emptyFilesAfterPads(raw);
+    }
   } else {
     raw = withImplicitPads(v2!, pieceLength, name);
     implicitPads = true;
@@ -252,6 +255,25 @@ function matchHybrid(v1: RawFile[], v2: RawFile[], pieceLength: number, tree: BN
   } else if (real.length !== v2.length) {
     issues.error('inconsistent_files', `hybrid torrent: ${real.length} v1 files but ${v2.length} v2 files`, tree.span);
   }
+}
+
+/**
+ * In a hybrid every v2 file starts on a piece boundary, so an empty file
+ * written before a pad file really sits after it. libtorrent lists it there
+ * (its file indices come from the v2 tree); so do we, so indices agree.
+ */
+function emptyFilesAfterPads(files: RawFile[]): RawFile[] {
+  const out = [...files];
+  for (let i = 0; i < out.length; i++) {
+    let j = i;
+    while (j < out.length && out[j]!.length === 0 && !out[j]!.pad) j++;
+    if (j > i && j < out.length && out[j]!.pad) {
+      const [pad] = out.splice(j, 1);
+      out.splice(i, 0, pad!);
+    }
+    i = Math.max(i, j);
+  }
+  return out;
 }
 
 /** v2-only: every file starts on a piece boundary; libtorrent shows the gaps as `.pad/N` files. */
