@@ -103,8 +103,8 @@ export type UdpMessage =
 export interface UdpDecodeOptions {
   /**
    * Address family of the tracker the packet came from: BEP 15 announce answers
-   * carry 6-byte peers over IPv4 and 18-byte peers over IPv6. When not given, 4,
-   * unless only 18 fits the length.
+   * carry 6-byte peers over IPv4 and 18-byte peers over IPv6, and every multiple
+   * of 18 is a multiple of 6, so the packet alone cannot tell: default 4.
    */
   family?: AddressFamily;
   maxPeers?: number;
@@ -246,11 +246,7 @@ export function decodeUdpPacket(bytes: Uint8Array, base: number, direction: UdpD
       f(UDP_FIELDS.leechers, 12, 4, leechers);
       f(UDP_FIELDS.seeders, 16, 4, seeders);
       const rest = bytes.length - 20;
-      let family: AddressFamily = opts.family ?? 4;
-      if (opts.family === undefined && rest % 6 !== 0 && rest % 18 === 0) {
-        family = 6;
-        diagnostics.push(diagnostic('guessed_ipv6', 'note', `peer list of ${rest} bytes fits 18-byte IPv6 entries only; decoded as IPv6`, { start: base + 20, end: base + bytes.length }));
-      }
+      const family: AddressFamily = opts.family ?? 4;
       const d = decodeCompactPeers(bytes.subarray(20), base + 20, family, opts.maxPeers ?? 10_000);
       diagnostics.push(...d.diagnostics);
       if (rest > 0) {
