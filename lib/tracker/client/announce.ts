@@ -1,4 +1,5 @@
 import { DecodeError } from '../../core/errors.js';
+import { toHex } from '../../core/bytes.js';
 import { buildAnnounceUrl, decodeHttpAnnounceResponse } from '../http-announce.js';
 import { buildScrapeUrl, decodeHttpScrapeResponse } from '../http-scrape.js';
 import { parseTrackerUrl } from '../url.js';
@@ -128,7 +129,10 @@ export async function scrape(url: string, infoHashes: readonly Uint8Array[], opt
     const answer = await httpGet(scrapeUrl, 'scrape', ex);
     const value = decodeBody(answer, ex, 'scrape', (body, base) => decodeHttpScrapeResponse(body, base));
     if (value.failureReason !== undefined) throw ex.fail('failure_reason', `tracker says: ${value.failureReason}`, 'scrape');
-    return { files: value.files, ...(value.minRequestInterval !== undefined ? { minRequestInterval: value.minRequestInterval } : {}), frames: ex.frames };
+    // Dict keys come sorted; give the caller its own order, extras after.
+    const rank = new Map(infoHashes.map((h, i) => [toHex(h), i]));
+    const files = [...value.files].sort((a, b) => (rank.get(toHex(a.infoHash)) ?? Infinity) - (rank.get(toHex(b.infoHash)) ?? Infinity));
+    return { files, ...(value.minRequestInterval !== undefined ? { minRequestInterval: value.minRequestInterval } : {}), frames: ex.frames };
   } finally {
     ex.close();
   }

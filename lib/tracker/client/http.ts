@@ -85,14 +85,14 @@ async function getOnce(url: string, step: TrackerStep, ex: Exchange, maxBytes: n
       try {
         head = decodeHttpResponseHead(headBytes, 0);
       } catch (e) {
-        res.destroy();
         done(ex.fail('bad_response', `unreadable HTTP head: ${(e as Error).message}`, step, { cause: e }));
+        res.destroy();
         return;
       }
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > maxBytes) {
-        res.destroy();
         done(ex.fail('too_large', `answer declares ${declared} bytes (Content-Length), more than the ${maxBytes}-byte limit`, step));
+        res.destroy();
         return;
       }
       const chunks: Buffer[] = [];
@@ -100,9 +100,9 @@ async function getOnce(url: string, step: TrackerStep, ex: Exchange, maxBytes: n
       res.on('data', (c: Buffer) => {
         size += c.length;
         if (size > maxBytes) {
+          done(ex.fail('too_large', `answer body exceeds the ${maxBytes}-byte limit (read ${size} bytes, stopped)`, step));
           res.destroy();
           req.destroy();
-          done(ex.fail('too_large', `answer body exceeds the ${maxBytes}-byte limit (read ${size} bytes, stopped)`, step));
           return;
         }
         chunks.push(c);
