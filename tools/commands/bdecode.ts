@@ -3,6 +3,7 @@ import { decode } from '../../lib/bencode/decode.js';
 import { bencodeFields } from '../../lib/bencode/fields.js';
 import type { BNode } from '../../lib/bencode/node.js';
 import { DecodeError } from '../../lib/core/errors.js';
+import { describeNotBencode } from '../../lib/core/sniff.js';
 import { toHex, utf8OrUndefined } from '../../lib/core/bytes.js';
 import type { Frame } from '../../lib/core/field.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
@@ -35,7 +36,7 @@ interface Args {
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
   const bytes = await readInput(argv.file);
-  const doc = decode(bytes);
+  const doc = decodeNamed(bytes, argv.file === '/dev/stdin' ? 'stdin' : argv.file);
   if (argv.strict && doc.diagnostics.length > 0) {
     const d = doc.diagnostics[0]!;
     throw new DecodeError(d.code, d.span.start, `not canonical bencode: ${d.message}`);
@@ -48,6 +49,17 @@ export async function handler(argv: Args): Promise<number> {
   io.out(argv.frames ? renderHexFrame(frame, { color: io.color }) : renderTree(frame, { color: io.color }));
   for (const d of doc.diagnostics) io.err(`warning: ${d.code} at byte ${d.span.start}: ${d.message}`);
   return EXIT.ok;
+}
+
+/** Decode; input that is not bencode at all is named for what it looks like (HTML, gzip, empty...). */
+function decodeNamed(bytes: Uint8Array, label: string) {
+  try {
+    return decode(bytes);
+  } catch (e) {
+    const what = e instanceof DecodeError ? describeNotBencode(bytes, e.offset) : undefined;
+    if (what) throw new DecodeError('not_bencode', (e as DecodeError).offset, `${label} is ${what}`);
+    throw e;
+  }
 }
 
 /** JSON for jq: UTF-8 strings as strings, other byte strings as {"hex": ...}; integers beyond 2^53 as strings. */

@@ -1,5 +1,7 @@
 import type { Argv } from 'yargs';
 import * as bdecode from './bdecode.js';
+import * as torrent from './torrent.js';
+import * as magnet from './magnet.js';
 
 /** What every tool module exports (webdriverio's command modules). */
 export interface ToolModule {
@@ -12,4 +14,4 @@ export interface ToolModule {
 }
 
 /** Every btscope tool, in the order `btscope --help` lists them. Adding a tool is one line here. */
-export const commands: ToolModule[] = [bdecode];
+export const commands: ToolModule[] = [torrent, magnet, bdecode];
