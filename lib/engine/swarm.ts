@@ -1,0 +1,488 @@
+import type { Torrent } from '../metainfo/types.js';
+import { PiecePicker, type BlockRequest } from './piece-picker.js';
+import { PieceVerifier, blockDigests } from './piece-verifier.js';
+import type { Storage } from './storage.js';
+import type { ResumeJournal } from './resume.js';
+import { RateMeter } from './rate.js';
+import type { PeerLink } from './peer-link.js';
+import type { Message } from '../wire/messages.js';
+import { decodeUtPex } from '../wire/ut-pex.js';
+import { decodeUtMetadata, encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '../wire/ut-metadata.js';
+import { LOCAL_EXTENSION_IDS } from '../wire/extended.js';
+
+/**
+ * One torrent's swarm as seen by btscope: every connected peer, both roles at
+ * once. As a downloader it keeps each peer's request pipeline full (sized to
+ * the peer's rate, never above its `reqq`), writes blocks at their offsets,
+ * verifies pieces as they complete, announces them with have, and bans peers
+ * whose data fails (smart ban: a peer whose block differs from the block that
+ * finally verified is banned at once; others after repeated failures). As a
+ * seeder it answers interested peers, unchokes a few, and serves verified
+ * pieces (also ut_metadata, so magnet links work against it).
+ */
+export interface SwarmOptions {
+  torrent: Torrent;
+  storage: Storage;
+  journal?: ResumeJournal;
+  /** Pieces already verified on disk. */
+  have?: Iterable<number>;
+  /** Peers unchoked at once (default 8). */
+  uploadSlots?: number;
+  /** A peer with requests outstanding and no block for this long has them cancelled (default 15 s); twice closes it. */
+  requestTimeoutMs?: number;
+  /** Hash failures a peer may take part in before it is banned (default 3). */
+  maxStrikes?: number;
+  /** Upper bound of any peer's request pipeline (default 1024). */
+  maxQueue?: number;
+  /** Pipeline when the peer gives no reqq (BEP 10 suggests libtorrent's 250). */
+  defaultReqq?: number;
+  random?: () => number;
+  /** Addresses learned through PEX (BEP 11). */
+  onPeers?: (peers: { ip: string; port: number }[]) => void;
+  onPiece?: (index: number) => void;
+  onHashFailure?: (index: number, peers: string[]) => void;
+  onBan?: (address: string, reason: string) => void;
+  log?: (line: string) => void;
+  now?: () => number;
+}
+
+export interface SwarmPeer {
+  readonly link: PeerLink;
+  amChoking: boolean;
+  amInterested: boolean;
+  peerChoking: boolean;
+  peerInterested: boolean;
+  /** Target pipeline depth. */
+  queue: number;
+  readonly down: RateMeter;
+  readonly up: RateMeter;
+  lastBlockAt: number;
+  stalls: number;
+  strikes: number;
+  /** Requests from the peer waiting to be served. */
+  readonly uploads: BlockRequest[];
+  serving: boolean;
+  gotData: boolean;
+}
+
+export class Swarm {
+  readonly picker: PiecePicker<SwarmPeer>;
+  readonly peers = new Set<SwarmPeer>();
+  readonly banned = new Set<string>();
+  readonly downloaded: RateMeter = new RateMeter();
+  readonly uploaded: RateMeter = new RateMeter();
+  hashFailures = 0;
+  /** Bytes of verified pieces fetched in this session. */
+  verifiedBytes = 0;
+  /** Blocks that arrived unrequested or twice (endgame losers). */
+  wastedBytes = 0;
+  /** Addresses that sent at least one accepted block. */
+  readonly dataPeers = new Set<string>();
+  private readonly verifier: PieceVerifier;
+  private readonly pendingWrites = new Map<number, number>();
+  private readonly awaitingVerify = new Set<number>();
+  private readonly suspects = new Map<number, { peer: SwarmPeer; block: number; digest: Buffer }[]>();
+  private readonly pieceCache = new Map<number, Promise<Uint8Array>>();
+  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  private completeResolve!: () => void;
+  private failure: ((e: Error) => void) | undefined;
+  readonly completion: Promise<void>;
+  private stopped = false;
+
+  constructor(readonly o: SwarmOptions) {
+    const t = o.torrent;
+    if (!t.pieces) throw new Error('v2-only torrents are not supported by the downloader yet (no v1 piece hashes)');
+    this.now = o.now ?? Date.now;
+    this.picker = new PiecePicker<SwarmPeer>({
+      pieceCount: t.pieceCount,
+      pieceLength: t.pieceLength,
+      totalLength: t.length,
+      ...(o.random ? { random: o.random } : {}),
+    });
+    for (const i of o.have ?? []) this.picker.setHave(i);
+    this.verifier = new PieceVerifier(o.storage, t.pieces, t.pieceLength);
+    this.completion = new Promise<void>((res, rej) => {
+      this.completeResolve = res;
+      this.failure = rej;
+    });
+    this.completion.catch(() => {});
+    if (this.picker.complete) this.completeResolve();
+    this.tickTimer = setInterval(() => this.tick(), 250);
+    this.tickTimer.unref();
+  }
+
+  get peersWithData(): number {
+    return this.dataPeers.size;
+  }
+
+  get complete(): boolean {
+    return this.picker.complete;
+  }
+
+  /** Bytes of the torrent we have verified (including resumed pieces). */
+  get haveBytes(): number {
+    let n = 0;
+    const t = this.o.torrent;
+    for (let i = 0; i < t.pieceCount; i++) if (this.picker.hasPiece(i)) n += this.picker.pieceSize(i);
+    return n;
+  }
+
+  /** Take over a connected, handshaken link. */
+  add(link: PeerLink, onClose?: (error?: Error) => void): SwarmPeer | undefined {
+    if (this.stopped || this.banned.has(link.address)) {
+      link.close();
+      onClose?.();
+      return undefined;
+    }
+    const p: SwarmPeer = {
+      link,
+      amChoking: true,
+      amInterested: false,
+      peerChoking: true,
+      peerInterested: false,
+      queue: 32,
+      down: new RateMeter(3000, 12),
+      up: new RateMeter(3000, 12),
+      lastBlockAt: this.now(),
+      stalls: 0,
+      strikes: 0,
+      uploads: [],
+      serving: false,
+      gotData: false,
+    };
+    this.peers.add(p);
+    this.picker.addPeer(p);
+    // BEP 6: have all / have none replace the bitfield when both sides are fast.
+    if (link.fast && this.picker.complete) link.send({ type: 'have_all' });
+    else if (link.fast && this.picker.piecesHave === 0) link.send({ type: 'have_none' });
+    else link.send({ type: 'bitfield', bitfield: this.picker.bitfield() });
+    link.attach({ onMessage: (m) => this.onMessage(p, m), onClose: (e) => {
+        this.drop(p);
+        onClose?.(e);
+      }, onDrain: () => this.serve(p) });
+    return p;
+  }
+
+  private drop(p: SwarmPeer): void {
+    if (!this.peers.delete(p)) return;
+    this.picker.removePeer(p);
+    this.o.log?.(`peer ${p.link.address} closed`);
+    for (const q of this.peers) this.fill(q);
+  }
+
+  private onMessage(p: SwarmPeer, m: Message): void {
+    const t = this.o.torrent;
+    switch (m.type) {
+      case 'bitfield':
+        if (m.bitfield.length !== Math.ceil(t.pieceCount / 8)) return this.violation(p, `bitfield of ${m.bitfield.length} bytes for ${t.pieceCount} pieces`);
+        this.picker.peerBitfield(p, m.bitfield);
+        return this.updateInterest(p);
+      case 'have':
+        if (m.index >= t.pieceCount) return this.violation(p, `have for piece ${m.index} of ${t.pieceCount}`);
+        if (this.picker.peerHave(p, m.index) && !p.amInterested) this.updateInterest(p);
+        if (!p.peerChoking) this.fill(p);
+        return;
+      case 'have_all':
+        this.picker.peerHaveAll(p);
+        return this.updateInterest(p);
+      case 'have_none':
+        this.picker.peerHaveNone(p);
+        return this.updateInterest(p);
+      case 'choke':
+        p.peerChoking = true;
+        // BEP 6: with the fast extension the peer rejects what it drops; without it, choke voids every request.
+        if (!p.link.fast) this.picker.cancelAll(p);
+        return;
+      case 'unchoke':
+        p.peerChoking = false;
+        return this.fill(p);
+      case 'interested':
+        p.peerInterested = true;
+        return this.choker();
+      case 'not_interested':
+        p.peerInterested = false;
+        return this.choker();
+      case 'request':
+        return this.onRequest(p, m);
+      case 'cancel': {
+        const at = p.uploads.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length);
+        if (at >= 0) p.uploads.splice(at, 1);
+        return;
+      }
+      case 'piece':
+        return this.onBlock(p, m.index, m.begin, m.block);
+      case 'reject_request':
+        this.picker.cancelled(p, m.index, m.begin);
+        return this.fill(p);
+      case 'allowed_fast':
+        this.picker.peerAllowedFast(p, m.index);
+        return this.fill(p);
+      case 'extended':
+        return this.onExtended(p, m.extId, m.payload);
+      case 'keep_alive':
+      case 'port':
+      case 'suggest_piece':
+      case 'hash_request':
+      case 'hashes':
+      case 'hash_reject':
+      case 'unknown':
+        return;
+    }
+  }
+
+  private violation(p: SwarmPeer, what: string): void {
+    this.o.log?.(`peer ${p.link.address}: protocol violation: ${what}; closing`);
+    p.link.close(new Error(what));
+  }
+
+  private updateInterest(p: SwarmPeer): void {
+    const want = this.picker.interesting(p);
+    if (want !== p.amInterested) {
+      p.amInterested = want;
+      p.link.send({ type: want ? 'interested' : 'not_interested' });
+    }
+    this.fill(p);
+  }
+
+  /** Keep the peer's pipeline at its target depth. */
+  private fill(p: SwarmPeer): void {
+    if (p.link.closed || this.picker.complete) return;
+    const reqq = p.link.extended?.reqq ?? this.o.defaultReqq ?? 250;
+    const depth = Math.max(1, Math.min(p.queue, reqq, this.o.maxQueue ?? 1024));
+    const want = depth - this.picker.outstanding(p);
+    if (want <= 0) return;
+    const reqs = this.picker.pick(p, want, p.peerChoking);
+    if (reqs.length === 0) return;
+    if (this.picker.outstanding(p) === reqs.length) p.lastBlockAt = this.now(); // the stall clock starts with the first request
+    p.link.sendBatch(reqs.map((r) => ({ type: 'request' as const, ...r })));
+  }
+
+  private onBlock(p: SwarmPeer, index: number, begin: number, block: Uint8Array): void {
+    const now = this.now();
+    p.lastBlockAt = now;
+    p.stalls = 0;
+    p.down.add(block.length, now);
+    this.downloaded.add(block.length, now);
+    const r = this.picker.received(p, index, begin, block.length);
+    if (!r.accepted) {
+      this.wastedBytes += block.length;
+      return this.fill(p);
+    }
+    p.gotData = true;
+    this.dataPeers.add(p.link.address);
+    for (const other of r.cancel) other.link.send({ type: 'cancel', index, begin, length: block.length });
+    this.o.journal?.markWritten(index);
+    this.pendingWrites.set(index, (this.pendingWrites.get(index) ?? 0) + 1);
+    if (r.pieceDone) this.awaitingVerify.add(index);
+    this.o.storage.write(index * this.o.torrent.pieceLength + begin, block).then(
+      () => {
+        const n = this.pendingWrites.get(index)! - 1;
+        if (n > 0) this.pendingWrites.set(index, n);
+        else {
+          this.pendingWrites.delete(index);
+          if (this.awaitingVerify.delete(index)) void this.verify(index);
+        }
+      },
+      (e: Error) => this.fail(e),
+    );
+    this.fill(p);
+  }
+
+  private async verify(index: number): Promise<void> {
+    const contributors = this.picker.contributors(index);
+    let digests: Buffer[] | undefined;
+    const suspects = this.suspects.get(index);
+    const failedBefore = suspects !== undefined;
+    let result;
+    try {
+      result = await this.verifier.verify(index, (bytes) => {
+        digests = blockDigests(bytes, this.picker.blockSize);
+      });
+    } catch (e) {
+      return this.fail(e as Error);
+    }
+    if (this.stopped) return;
+    if (result.ok) {
+      if (failedBefore) {
+        // Smart ban: whoever sent a block that differs from the verified one lied.
+        for (const s of suspects!) if (!s.digest.equals(digests![s.block]!)) this.ban(s.peer, `sent corrupt data for piece ${index}`);
+        this.suspects.delete(index);
+      }
+      this.picker.verified(index);
+      this.verifiedBytes += this.picker.pieceSize(index);
+      await this.o.journal?.markVerified(index);
+      for (const q of this.peers) {
+        q.link.send({ type: 'have', index });
+        if (q.amInterested && !this.picker.interesting(q)) this.updateInterest(q);
+      }
+      this.o.onPiece?.(index);
+      if (this.picker.complete) this.completeResolve();
+      return;
+    }
+    this.hashFailures++;
+    const who = this.picker.failed(index);
+    const list = suspects ?? [];
+    for (const w of who) list.push({ peer: w.peer, block: w.block, digest: digests![w.block]! });
+    this.suspects.set(index, list);
+    this.o.onHashFailure?.(index, contributors.map((c) => c.link.address));
+    for (const c of contributors) {
+      c.strikes += contributors.length === 1 ? 2 : 1;
+      if (c.strikes >= (this.o.maxStrikes ?? 3)) this.ban(c, `took part in ${c.strikes} strikes of failed pieces`);
+    }
+    for (const q of this.peers) this.fill(q);
+  }
+
+  ban(p: SwarmPeer, reason: string): void {
+    if (this.banned.has(p.link.address)) return;
+    this.banned.add(p.link.address);
+    this.o.onBan?.(p.link.address, reason);
+    this.o.log?.(`banned ${p.link.address}: ${reason}`);
+    p.link.close(new Error(`banned: ${reason}`));
+  }
+
+  // ---- upload side ----------------------------------------------------------
+
+  /** Unchoke interested peers up to the slot count (fastest uploaders to us first), choke the rest. */
+  private choker(): void {
+    const slots = this.o.uploadSlots ?? 8;
+    const interested = [...this.peers].filter((q) => q.peerInterested && !q.link.closed);
+    const now = this.now();
+    interested.sort((a, b) => b.down.rate(now) - a.down.rate(now));
+    const unchoke = new Set(interested.slice(0, slots));
+    for (const q of this.peers) {
+      const should = unchoke.has(q);
+      if (should && q.amChoking) {
+        q.amChoking = false;
+        q.link.send({ type: 'unchoke' });
+      } else if (!should && !q.amChoking) {
+        q.amChoking = true;
+        q.link.send({ type: 'choke' });
+        if (q.link.fast) for (const r of q.uploads) q.link.send({ type: 'reject_request', ...r });
+        q.uploads.length = 0;
+      }
+    }
+  }
+
+  private onRequest(p: SwarmPeer, r: BlockRequest): void {
+    const t = this.o.torrent;
+    const valid =
+      r.index < t.pieceCount && r.length > 0 && r.length <= 128 * 1024 && r.begin + r.length <= this.picker.pieceSize(r.index) && this.picker.hasPiece(r.index);
+    if (p.amChoking || !valid || p.uploads.length >= 2048) {
+      if (p.link.fast) p.link.send({ type: 'reject_request', ...r });
+      return;
+    }
+    p.uploads.push({ index: r.index, begin: r.begin, length: r.length });
+    this.serve(p);
+  }
+
+  private serve(p: SwarmPeer): void {
+    if (p.serving) return;
+    p.serving = true;
+    const step = async (): Promise<void> => {
+      try {
+        while (p.uploads.length > 0 && p.link.writable && !this.stopped) {
+          const r = p.uploads.shift()!;
+          const piece = await this.readPiece(r.index);
+          if (p.link.closed || p.amChoking) break;
+          p.link.sendPiece(r.index, r.begin, piece.subarray(r.begin, r.begin + r.length));
+          const now = this.now();
+          p.up.add(r.length, now);
+          this.uploaded.add(r.length, now);
+        }
+      } catch (e) {
+        this.o.log?.(`serving ${p.link.address} failed: ${(e as Error).message}`);
+        p.link.close(e as Error);
+      } finally {
+        p.serving = false;
+      }
+    };
+    void step();
+  }
+
+  /** Whole pieces read once and served block by block; a small LRU bounds the memory. */
+  private readPiece(index: number): Promise<Uint8Array> {
+    const hit = this.pieceCache.get(index);
+    if (hit) {
+      this.pieceCache.delete(index);
+      this.pieceCache.set(index, hit);
+      return hit;
+    }
+    const size = this.picker.pieceSize(index);
+    const p = this.o.storage.read(index * this.o.torrent.pieceLength, size).then((r) => r.bytes);
+    this.pieceCache.set(index, p);
+    p.catch(() => this.pieceCache.delete(index));
+    while (this.pieceCache.size > 32) this.pieceCache.delete(this.pieceCache.keys().next().value as number);
+    return p;
+  }
+
+  private onExtended(p: SwarmPeer, extId: number, payload: Uint8Array): void {
+    if (extId === 0) return this.updateInterest(p);
+    const name = p.link.extensions.nameFor('in', extId);
+    if (name === 'ut_pex' && extId === LOCAL_EXTENSION_IDS.ut_pex) {
+      try {
+        const pex = decodeUtPex(payload).value;
+        this.o.onPeers?.([...pex.added, ...pex.added6].map((x) => ({ ip: x.ip, port: x.port })));
+      } catch {
+        // undecodable PEX is shown by --frames; nothing to use
+      }
+      return;
+    }
+    if (name === 'ut_metadata') {
+      const theirId = p.link.extensions.idFor('out', 'ut_metadata');
+      if (theirId === undefined) return;
+      try {
+        const msg = decodeUtMetadata(payload).value;
+        if (msg.msgType !== 'request') return;
+        const info = this.o.torrent.info;
+        const start = msg.piece * UT_METADATA_PIECE_LENGTH;
+        const reply =
+          start < info.length
+            ? encodeUtMetadata({ msgType: 'data', piece: msg.piece, totalSize: info.length, data: info.subarray(start, start + UT_METADATA_PIECE_LENGTH) })
+            : encodeUtMetadata({ msgType: 'reject', piece: msg.piece });
+        p.link.send({ type: 'extended', extId: theirId, payload: reply });
+      } catch {
+        // ignore a broken request
+      }
+    }
+  }
+
+  // ---- timers ---------------------------------------------------------------
+
+  private tick(): void {
+    const now = this.now();
+    const timeout = this.o.requestTimeoutMs ?? 15_000;
+    for (const p of this.peers) {
+      // Pipeline depth: about 1.5 s of this peer's current rate, at least 16 blocks.
+      const rate = p.down.rate(now);
+      p.queue = Math.max(16, Math.ceil((rate * 1.5) / this.picker.blockSize));
+      if (this.picker.outstanding(p) > 0 && now - p.lastBlockAt > timeout) {
+        p.stalls++;
+        this.o.log?.(`peer ${p.link.address} stalled (${p.stalls}); its requests go to others`);
+        const dropped = this.picker.cancelAll(p);
+        if (p.link.fast || !p.peerChoking) p.link.sendBatch(dropped.map((r) => ({ type: 'cancel' as const, ...r })));
+        p.lastBlockAt = now;
+        if (p.stalls >= 2) p.link.close(new Error('stalled twice'));
+        for (const q of this.peers) if (q !== p) this.fill(q);
+      } else this.fill(p);
+    }
+  }
+
+  private fail(e: Error): void {
+    this.o.log?.(`fatal: ${e.message}`);
+    this.failure?.(e);
+  }
+
+  /** Tell peers we are done downloading (not interested), keep serving. */
+  finishedDownloading(): void {
+    for (const p of this.peers) if (p.amInterested) this.updateInterest(p);
+  }
+
+  /** Close every peer and stop the timers. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    for (const p of [...this.peers]) p.link.close();
+    this.peers.clear();
+  }
+}
