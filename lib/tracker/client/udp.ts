@@ -160,7 +160,10 @@ export class UdpSession {
         step,
         'received',
       );
-      throw this.ex.fail('bad_response', `${step} answer: ${e.message} (at byte ${e.offset})`, step, { cause: e, offset: e.offset });
+      // Seen from Debian's opentracker: a bare 8-byte announce header for a torrent it refuses.
+      const bare = packet.length === 8 && packet[3] === 1 && packet[0] === 0 && packet[1] === 0 && packet[2] === 0;
+      const hint = bare ? '; a bare header with no body usually means the tracker refuses this torrent (opentracker answers so for hashes not on its whitelist)' : '';
+      throw this.ex.fail('bad_response', `${step} answer: ${e.message} (at byte ${e.offset})${hint}`, step, { cause: e, offset: e.offset });
     }
     const { message } = decoded;
     const txOk = message.transactionId === request.transactionId;
