@@ -1,0 +1,90 @@
+import { UsageError } from '../core/errors.js';
+import { ALL_CHECKS } from './checks/index.js';
+import { runScenario, type ScenarioOptions } from './scenarios.js';
+import type { CheckDef, CheckResult, ComplianceReport, ComplyTarget, ScenarioName, SessionRecord } from './types.js';
+
+export interface RunOptions extends ScenarioOptions {
+  /** Run only these check ids (and the scenarios they rest on). */
+  readonly only?: readonly string[];
+  /** The check table; defaults to every check btscope knows. */
+  readonly checks?: readonly CheckDef[];
+  /** Told before each scenario starts (progress on stderr when it is a TTY). */
+  readonly onProgress?: (text: string) => void;
+}
+
+/** Which checks a run includes: all, or those named by `--only` (unknown ids are a usage error). */
+export function selectChecks(all: readonly CheckDef[], only: readonly string[] | undefined): CheckDef[] {
+  if (!only || only.length === 0) return [...all];
+  const known = new Map(all.map((c) => [c.id, c]));
+  const picked: CheckDef[] = [];
+  for (const id of only) {
+    // A family prefix (`fast`, `ut_metadata`) selects every check in it.
+    const matches = known.has(id) ? [known.get(id)!] : all.filter((c) => c.id.startsWith(`${id}.`));
+    if (matches.length === 0) throw new UsageError(`unknown check "${id}"; btscope comply --list shows the ids`);
+    for (const m of matches) if (!picked.includes(m)) picked.push(m);
+  }
+  return picked;
+}
+
+/** Scenarios in a fixed order: the passive, informative ones first, those that may end a connection last. */
+const SCENARIO_ORDER: readonly ScenarioName[] = [
+  'main',
+  'plain',
+  'keepalive',
+  'unknown_id',
+  'oversize_request',
+  'beyond_piece_request',
+  'bad_index_request',
+];
+
+/**
+ * Run the battery: each scenario the selected checks need, one connection at a
+ * time, then every check over the recorded sessions.
+ */
+export async function runCompliance(target: ComplyTarget, options: RunOptions): Promise<ComplianceReport> {
+  if (!target.infoHash) throw new UsageError('the target has no v1 info-hash (v2-only torrents are not checked yet)');
+  const checks = selectChecks(options.checks ?? ALL_CHECKS, options.only);
+  const needed = new Set(checks.flatMap((c) => c.scenarios));
+  const sessions = new Map<ScenarioName, SessionRecord>();
+  const deadline = Date.now() + options.timeoutMs;
+  for (const name of SCENARIO_ORDER) {
+    if (!needed.has(name)) continue;
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    options.onProgress?.(`scenario ${name}`);
+    sessions.set(name, await runScenario(name, target, { ...options, timeoutMs: left }));
+  }
+  return evaluateChecks(`${options.host}:${options.port}`, target, checks, sessions);
+}
+
+/** The pure half of a run: verdicts from recorded sessions. */
+export function evaluateChecks(
+  peer: string,
+  target: ComplyTarget,
+  checks: readonly CheckDef[],
+  sessions: ReadonlyMap<ScenarioName, SessionRecord>,
+): ComplianceReport {
+  const results: CheckResult[] = checks.map((c) => {
+    const missing = c.scenarios.filter((s) => !sessions.has(s));
+    if (missing.length > 0) {
+      return { id: c.id, bep: c.bep, section: c.section, title: c.title, result: 'skip', detail: `not run: scenario ${missing.join(', ')} ran out of time` };
+    }
+    try {
+      const outcome = c.evaluate({ target, session: (n) => sessions.get(n) });
+      return { id: c.id, bep: c.bep, section: c.section, title: c.title, ...outcome };
+    } catch (e) {
+      // A check that throws is a btscope bug; say so rather than pass or fail the peer.
+      return { id: c.id, bep: c.bep, section: c.section, title: c.title, result: 'warn', detail: `checker error: ${(e as Error).message}` };
+    }
+  });
+  const count = (k: CheckResult['result']) => results.filter((r) => r.result === k).length;
+  return {
+    peer,
+    checks: results,
+    passed: count('pass'),
+    failed: count('fail'),
+    warned: count('warn'),
+    skipped: count('skip'),
+    sessions: [...sessions.values()],
+  };
+}
