@@ -58,8 +58,8 @@ function attrDisplay(node: BNode): string | undefined {
   return `${JSON.stringify(s)} (${names.join(', ') || 'none'})`;
 }
 
-function countDisplay(n: number, one: string): string {
-  return `${n} ${one}${n === 1 ? '' : 's'}`;
+function countDisplay(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 /** Hooks that name the keys above and explain their values. */
@@ -74,18 +74,16 @@ export function metainfoHooks(t?: Torrent): BencodeFieldHooks {
         if (isLeafKey) key = `file.${last}`;
         else if (node.isDict() && node.get('')) return { id: 'torrent.info.file_tree.file', bep: 52, display: 'file' };
         else if (path.endsWith('.')) return { id: 'torrent.info.file_tree.entry', label: 'file entry', bep: 52 };
-        else return node.isDict() ? { id: 'torrent.info.file_tree.dir', bep: 52, display: `folder of ${countDisplay(node.length, 'entry')}`.replace('entrys', 'entries') } : undefined;
+        else return node.isDict() ? { id: 'torrent.info.file_tree.dir', bep: 52, display: `folder of ${countDisplay(node.length, 'entry', 'entries')}` } : undefined;
       } else if (path.startsWith('piece layers.')) key = 'piece layers.*';
       const def = METAINFO_FIELDS[key];
       if (!def) return undefined;
       const out: { id?: string; label?: string; display?: string; bep?: number } = { id: def.id, bep: def.bep };
-      // Dict keys take the table's label; list items keep their index.
-      if (!key.endsWith('[]')) out.label = def.label;
       if (key === 'info.pieces' && node.isStr()) {
         const n = node.bytes().length;
-        out.display = n % 20 === 0 ? `${countDisplay(n / 20, 'SHA-1 hash')} (${n} bytes)` : `${n} bytes: not a whole number of 20-byte hashes`;
+        out.display = n % 20 === 0 ? countDisplay(n / 20, 'SHA-1 hash', 'SHA-1 hashes') : `${n} bytes: not whole SHA-1 hashes`;
       } else if (key === 'piece layers.*' && node.isStr()) {
-        out.display = `${countDisplay(node.bytes().length / 32, 'SHA-256 piece hash')} (${node.bytes().length} bytes)`;
+        out.display = countDisplay(node.bytes().length / 32, 'SHA-256 hash', 'SHA-256 hashes');
       } else if (key === 'piece layers' && node.isDict()) {
         out.display = countDisplay(node.length, 'layer');
       } else if (key === 'info' && t) {
