@@ -1,4 +1,4 @@
-import { UsageError } from '../core/errors.js';
+import { TransportError, UsageError } from '../core/errors.js';
 import { ALL_CHECKS } from './checks/index.js';
 import { runScenario, type ScenarioOptions } from './scenarios.js';
 import type { CheckDef, CheckResult, ComplianceReport, ComplyTarget, ScenarioName, SessionRecord } from './types.js';
@@ -52,7 +52,12 @@ export async function runCompliance(target: ComplyTarget, options: RunOptions): 
     const left = deadline - Date.now();
     if (left <= 0) break;
     options.onProgress?.(`scenario ${name}`);
-    sessions.set(name, await runScenario(name, target, { ...options, timeoutMs: left }));
+    const record = await runScenario(name, target, { ...options, timeoutMs: left });
+    // No connection at all is not a verdict on the peer's protocol: say so as a network error.
+    if (sessions.size === 0 && record.end?.how === 'connect_failed') {
+      throw new TransportError('connect_failed', `cannot connect to ${options.host}:${options.port}: ${record.end.message ?? 'refused'}`);
+    }
+    sessions.set(name, record);
   }
   return evaluateChecks(`${options.host}:${options.port}`, target, checks, sessions);
 }

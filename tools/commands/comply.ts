@@ -1,0 +1,110 @@
+import type { Argv } from 'yargs';
+import Table from 'cli-table3';
+import { UsageError } from '../../lib/core/errors.js';
+import { parseTorrent } from '../../lib/metainfo/parse.js';
+import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
+import { evidenceFrame } from '../../lib/compliance/evidence.js';
+import { reportJson } from '../../lib/compliance/report.js';
+import { runCompliance } from '../../lib/compliance/runner.js';
+import type { ComplianceReport, CheckResultKind } from '../../lib/compliance/types.js';
+import { palette, type Palette } from '../../lib/render/color.js';
+import { renderHexFrame } from '../../lib/render/hex-frame.js';
+import { stringifyJson } from '../../lib/render/json.js';
+import { EXIT } from '../exit-codes.js';
+import { readInput } from '../input.js';
+import { ioOf } from '../io.js';
+import { withFrames, withJson, withTimeout } from '../options.js';
+
+export const command = 'comply [target] [peer]';
+export const describe = 'Check a peer against the protocol: handshake, ordering, bitfield, requests, extensions, fast; a verdict per BEP rule';
+
+export function builder(y: Argv) {
+  return withTimeout(withFrames(withJson(y)), 60)
+    .positional('target', { type: 'string', describe: 'The .torrent the peer seeds (its info-hash, pieces and info dict are what the peer is checked against)' })
+    .positional('peer', { type: 'string', describe: 'HOST:PORT of the peer ([::1]:PORT for IPv6)' })
+    .option('only', { type: 'string', array: true, describe: 'Run only this check id, or a family (fast, ut_metadata...); repeatable' })
+    .option('list', { type: 'boolean', default: false, describe: 'List the checks (id, BEP, section, rule) and exit' })
+    .option('settle', { type: 'number', default: 1.5, describe: 'Seconds to listen for what the peer sends unprompted after the handshake' })
+    .option('answer', { type: 'number', default: 5, describe: 'Seconds to wait for each answer (handshake, unchoke, piece, reject)' })
+    .example('$0 comply demo.torrent 127.0.0.1:6881', 'run every check against a seeder')
+    .example('$0 comply demo.torrent 127.0.0.1:6881 --only fast --frames', 'the fast-extension checks, with the frames each verdict rests on')
+    .epilogue(
+      'The checker connects as a well-behaved downloader, several times (one connection per probe that may end it), ' +
+        'and judges only from the bytes it recorded. Results: pass, fail (a rule broken; the evidence says where), ' +
+        'warn (allowed but suspect, or not provable), skip (with the reason). Exit code 1 when any check fails.',
+    );
+}
+
+interface Args {
+  target?: string;
+  peer?: string;
+  only?: string[];
+  list: boolean;
+  json: boolean;
+  frames: boolean;
+  timeout: number;
+  settle: number;
+  answer: number;
+  io?: unknown;
+}
+
+export function parsePeer(s: string): { host: string; port: number } {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) throw new UsageError(`peer must be HOST:PORT (or [IPv6]:PORT), got "${s}"`);
+  return { host: m[1]!, port };
+}
+
+export async function handler(argv: Args): Promise<number> {
+  const io = ioOf(argv);
+  if (argv.list) {
+    if (argv.json) io.out(stringifyJson(ALL_CHECKS.map((c) => ({ id: c.id, bep: c.bep, section: c.section, title: c.title })), 2));
+    else {
+      const t = new Table({ head: ['check', 'BEP', 'section', 'rule'], wordWrap: true, colWidths: [26, 5, 18, 50] });
+      for (const c of ALL_CHECKS) t.push([c.id, c.bep, c.section, c.title]);
+      io.out(t.toString());
+    }
+    return EXIT.ok;
+  }
+  if (!argv.target || !argv.peer) throw new UsageError('comply needs TARGET (a .torrent) and PEER (HOST:PORT); --list shows the checks');
+  const { host, port } = parsePeer(argv.peer);
+  const torrent = parseTorrent(await readInput(argv.target));
+  if (!torrent.infoHash || !torrent.pieces) throw new UsageError(`${argv.target} is a v2-only torrent: the checker speaks v1 (SHA-1 info-hash and pieces) only`);
+  const report = await runCompliance(torrent, {
+    host,
+    port,
+    timeoutMs: argv.timeout * 1000,
+    settleMs: argv.settle * 1000,
+    answerMs: argv.answer * 1000,
+    ...(argv.only ? { only: argv.only } : {}),
+    onProgress: io.errIsTTY ? (t) => io.err(`comply: ${t}…`) : undefined,
+  });
+  if (argv.json) io.out(stringifyJson(reportJson(report), 2));
+  else io.out(renderReport(report, palette(io.color), argv.frames, torrent.pieceCount));
+  return report.failed > 0 ? EXIT.failure : EXIT.ok;
+}
+
+const MARK: Record<CheckResultKind, (p: Palette, s: string) => string> = {
+  pass: (p, s) => p.value(s),
+  fail: (p, s) => p.error(s),
+  warn: (p, s) => p.warn(s),
+  skip: (p, s) => p.dim(s),
+};
+
+export function renderReport(report: ComplianceReport, p: Palette, frames: boolean, pieceCount?: number): string {
+  const t = new Table({ head: ['check', 'BEP', 'result', 'evidence'], wordWrap: true, colWidths: [26, 5, 8, 60] });
+  for (const c of report.checks) t.push([c.id, String(c.bep), MARK[c.result](p, c.result), c.detail]);
+  const out = [`btscope comply ${report.peer}`, t.toString()];
+  out.push(`${report.passed} passed, ${report.failed} failed, ${report.warned} warned, ${report.skipped} skipped`);
+  if (frames) {
+    for (const c of report.checks) {
+      if (!c.evidence || c.evidence.length === 0) continue;
+      out.push('', p.heading(`── ${c.id}: ${c.result} ──`));
+      for (const ref of c.evidence) {
+        const f = evidenceFrame(report.sessions, ref, pieceCount);
+        if (f) out.push(renderHexFrame(f, { color: p !== palette(false) }));
+      }
+    }
+  }
+  return out.join('\n');
+}
