@@ -278,14 +278,14 @@ function emptyFilesAfterPads(files: RawFile[]): RawFile[] {
 
 /** v2-only: every file starts on a piece boundary; libtorrent shows the gaps as `.pad/N` files. */
 function withImplicitPads(files: RawFile[], pieceLength: number, name: string): RawFile[] {
-  const single = files.length === 1 && files[0]!.path.length === 1;
   const out: RawFile[] = [];
   for (const f of files) {
     out.push(f);
     const rest = f.length % pieceLength;
     if (rest !== 0) {
       const n = pieceLength - rest;
-      const path = single ? ['.pad', String(n)] : [name, '.pad', String(n)];
+      // libtorrent's name for it, under the torrent name even for a single file.
+      const path = [name, '.pad', String(n)];
       out.push({ path, pathNodes: path.map(() => null), length: n, attr: 'p', pad: true });
     }
   }
