@@ -124,8 +124,9 @@ export class PeerLink {
       const sendHandshake = (): void => {
         const reserved = makeReserved({ extended: true, fast: true });
         const hs = encodeHandshake({ reserved, infoHash: opts.infoHash, peerId: opts.peerId });
+        const at = this.bytesOut;
         this.writeRaw(hs);
-        if (opts.onFrame) opts.onFrame({ ...decodeHandshake(hs, 0).frame, meta: { direction: 'out', peer: this.address } }, 'out');
+        if (opts.onFrame) opts.onFrame({ ...decodeHandshake(asBuffer(hs), at).frame, meta: { direction: 'out', peer: this.address } }, 'out');
       };
       if (initiator) socket.once('connect', sendHandshake);
       socket.on('error', (e) => {
@@ -219,7 +220,7 @@ export class PeerLink {
   send(m: Message): boolean {
     if (this.closed) return false;
     const bytes = encodeMessage(m);
-    if (this.opts.onFrame) this.opts.onFrame({ ...messageFrame(bytes, 0, m, this.ctx('out')), meta: { direction: 'out', peer: this.address } }, 'out');
+    if (this.opts.onFrame) this.opts.onFrame({ ...messageFrame(asBuffer(bytes), this.bytesOut, m, this.ctx('out')), meta: { direction: 'out', peer: this.address } }, 'out');
     return this.writeRaw(bytes);
   }
 
@@ -228,7 +229,11 @@ export class PeerLink {
     if (this.closed || ms.length === 0) return !this.closed;
     const parts = ms.map((m) => encodeMessage(m));
     if (this.opts.onFrame) {
-      ms.forEach((m, i) => this.opts.onFrame!({ ...messageFrame(parts[i]!, 0, m, this.ctx('out')), meta: { direction: 'out', peer: this.address } }, 'out'));
+      let at = this.bytesOut;
+      ms.forEach((m, i) => {
+        this.opts.onFrame!({ ...messageFrame(asBuffer(parts[i]!), at, m, this.ctx('out')), meta: { direction: 'out', peer: this.address } }, 'out');
+        at += parts[i]!.length;
+      });
     }
     return this.writeRaw(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
   }
@@ -238,10 +243,10 @@ export class PeerLink {
     if (this.closed) return false;
     const head = encodePieceHeader(index, begin, block.length);
     if (this.opts.onFrame) {
-      const whole = new Uint8Array(13 + block.length);
+      const whole = Buffer.alloc(13 + block.length);
       whole.set(head, 0);
       whole.set(block, 13);
-      this.opts.onFrame({ ...messageFrame(whole, 0, { type: 'piece', index, begin, block }, this.ctx('out')), meta: { direction: 'out', peer: this.address } }, 'out');
+      this.opts.onFrame({ ...messageFrame(whole, this.bytesOut, { type: 'piece', index, begin, block }, this.ctx('out')), meta: { direction: 'out', peer: this.address } }, 'out');
     }
     this.socket.cork();
     this.writeRaw(head);
@@ -283,4 +288,9 @@ export class PeerLink {
     this.socket.destroy();
     this.onClose(error);
   }
+}
+
+/** Frames over a Buffer view: the hex renderer (hexy) reads plain Uint8Arrays as text. */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }

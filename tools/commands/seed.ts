@@ -1,0 +1,73 @@
+import type { Argv } from 'yargs';
+import { parseTorrent } from '../../lib/metainfo/parse.js';
+import { toHex } from '../../lib/core/bytes.js';
+import { startSeeder } from '../../lib/engine/seeder.js';
+import { withJson } from '../options.js';
+import { ioOf } from '../io.js';
+import { readInput } from '../input.js';
+import { EXIT } from '../exit-codes.js';
+import { frameLogger, parsePeerArg, trackerAnnounce } from './download-shared.js';
+
+export const command = 'seed <target> <dir>';
+export const describe = 'Seed complete data: check every piece, listen, serve peers (and announce to trackers)';
+
+export function builder(y: Argv) {
+  return withJson(y)
+    .positional('target', { type: 'string', demandOption: true, describe: '.torrent file' })
+    .positional('dir', { type: 'string', demandOption: true, describe: 'Folder holding the data (as a download into it wrote it)' })
+    .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
+    .option('tracker', { type: 'string', array: true, default: [], describe: 'Announce to this tracker URL (repeatable; default: the torrent\'s own)' })
+    .option('connect', { type: 'string', array: true, default: [], describe: 'Also dial HOST:PORT (for clients that do not dial loopback peers)' })
+    .option('skip-check', { type: 'boolean', default: false, describe: 'Trust the data without hashing it first' })
+    .option('seconds', { type: 'number', describe: 'Stop after this many seconds (default: until Ctrl-C)' })
+    .option('frames', { type: 'string', describe: 'Show frames hex-annotated; optionally only these message types' })
+    .option('frames-limit', { type: 'number', default: 40, describe: 'Frames shown at most' })
+    .example('$0 seed x.torrent data/ --port 6881', 'serve data/ for x.torrent on 127.0.0.1:6881');
+}
+
+interface Args {
+  target: string;
+  dir: string;
+  port: number;
+  host: string;
+  tracker: string[];
+  connect: string[];
+  'skip-check': boolean;
+  seconds?: number;
+  frames?: string;
+  'frames-limit': number;
+  json: boolean;
+  io?: unknown;
+  /** Tests: resolves to stop the seeder. */
+  stop?: Promise<unknown>;
+}
+
+export async function handler(argv: Args): Promise<number> {
+  const io = ioOf(argv);
+  const torrent = parseTorrent(await readInput(argv.target));
+  const trackers = argv.tracker.length > 0 ? argv.tracker.map((t) => [t]) : torrent.trackers.map((t) => [...t]);
+  const onFrame = frameLogger(io, argv.frames, argv['frames-limit']);
+  const seeder = await startSeeder({
+    torrent,
+    dir: argv.dir,
+    host: argv.host,
+    port: argv.port,
+    trackers,
+    announce: trackerAnnounce,
+    skipCheck: argv['skip-check'],
+    connectTo: argv.connect.map(parsePeerArg),
+    log: (l) => io.err(l),
+    ...(onFrame ? { onFrame } : {}),
+  });
+  const have = seeder.swarm.picker.piecesHave;
+  const ready = { ok: have === torrent.pieceCount, infoHash: torrent.infoHash ? toHex(torrent.infoHash) : null, host: seeder.host, port: seeder.port, pieces: have, pieceCount: torrent.pieceCount };
+  io.out(argv.json ? JSON.stringify(ready) : `seeding ${torrent.name} on ${seeder.host}:${seeder.port} (${have}/${torrent.pieceCount} pieces verified)`);
+  const stops: Promise<unknown>[] = [new Promise((r) => process.once('SIGINT', r)), new Promise((r) => process.once('SIGTERM', r))];
+  if (argv.seconds !== undefined) stops.push(new Promise((r) => setTimeout(r, argv.seconds! * 1000)));
+  if (argv.stop) stops.push(argv.stop);
+  await Promise.race(stops);
+  await seeder.close();
+  if (!argv.json) io.err(`served ${seeder.peersServed()} peer(s), uploaded ${seeder.swarm.uploaded.total} bytes`);
+  return have === 0 ? EXIT.failure : EXIT.ok;
+}
