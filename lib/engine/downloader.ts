@@ -354,7 +354,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
       swarm.finishedDownloading();
     }
     const completedEvent = !error && o.announce ? announceAll('completed') : Promise.resolve();
-    await Promise.race([completedEvent, new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([completedEvent, new Promise((r) => setTimeout(r, 2000).unref())]);
     await swarm.stop();
     server?.close();
     await storage.sync();

@@ -134,7 +134,7 @@ export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
       if (closed) return;
       closed = true;
       for (const tm of timers) clearTimeout(tm);
-      await Promise.race([announceAll('stopped'), new Promise((r) => setTimeout(r, 1000))]);
+      await Promise.race([announceAll('stopped'), new Promise((r) => setTimeout(r, 1000).unref())]);
       await swarm.stop();
       for (const s of sockets) s.destroy();
       await new Promise<void>((res) => server.close(() => res()));
