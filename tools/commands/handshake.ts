@@ -1,0 +1,166 @@
+import type { Argv } from 'yargs';
+import { toHex, printable } from '../../lib/core/bytes.js';
+import type { Frame } from '../../lib/core/field.js';
+import { PeerConnection, makePeerId } from '../../lib/engine/peer-connection.js';
+import { parsePeerAddress, resolveTarget } from '../../lib/engine/peer-source.js';
+import { reservedBitsSet } from '../../lib/wire/handshake.js';
+import { formatIp } from '../../lib/wire/address.js';
+import type { Message } from '../../lib/wire/messages.js';
+import { countPieces } from '../../lib/wire/bitfield.js';
+import { renderHexFrame } from '../../lib/render/hex-frame.js';
+import { jsonOf } from './bdecode.js';
+import { withFrames, withJson, withTimeout } from '../options.js';
+import { ioOf } from '../io.js';
+import { EXIT } from '../exit-codes.js';
+
+export const command = 'handshake <target> <peer>';
+export const describe = 'Handshake with a peer: reserved bits by name, peer id and client, the extended handshake (BEP 10), and what the peer sends first';
+
+export function builder(y: Argv) {
+  return withTimeout(withFrames(withJson(y)), 10)
+    .positional('target', { type: 'string', demandOption: true, describe: '.torrent file, magnet link, or 40-hex info-hash' })
+    .positional('peer', { type: 'string', demandOption: true, describe: 'HOST:PORT (or [IPv6]:PORT)' })
+    .option('wait', { type: 'number', default: 1.5, describe: 'Seconds to collect what the peer sends after the handshakes (bitfield, have all/none, haves...)' })
+    .example('$0 handshake x.torrent 127.0.0.1:6881', 'reserved bits, client, extended handshake, first messages')
+    .example('$0 handshake --json <hash> 127.0.0.1:6881 | jq .client', 'peerId (hex), client, reserved (hex), extensions, extended (or null)')
+    .example('$0 handshake --frames x.torrent 127.0.0.1:6881', 'every frame both ways as annotated hex')
+    .epilogue('Exit codes: 0 handshake done; 4 refused, timed out, wrong info-hash or a protocol violation (the message says which byte).');
+}
+
+interface Args {
+  target: string;
+  peer: string;
+  json: boolean;
+  frames: boolean;
+  timeout: number;
+  wait: number;
+  io?: unknown;
+}
+
+/** A message as a short line: `bitfield 12/12 pieces`, `have 3`... */
+export function describeMessage(m: Message, pieceCount?: number): string {
+  switch (m.type) {
+    case 'bitfield':
+      return `bitfield ${countPieces(m.bitfield, pieceCount)}${pieceCount !== undefined ? `/${pieceCount}` : ` of ${m.bitfield.length * 8} bits`} pieces`;
+    case 'have':
+    case 'suggest_piece':
+    case 'allowed_fast':
+      return `${m.type} ${m.index}`;
+    case 'request':
+    case 'cancel':
+    case 'reject_request':
+      return `${m.type} ${m.index}/${m.begin}/${m.length}`;
+    case 'piece':
+      return `piece ${m.index}/${m.begin} (${m.block.length} bytes)`;
+    case 'port':
+      return `port ${m.port}`;
+    case 'extended':
+      return `extended #${m.extId} (${m.payload.length} bytes)`;
+    case 'unknown':
+      return `unknown id ${m.id} (${m.payload.length} bytes)`;
+    default:
+      return m.type;
+  }
+}
+
+export function messageJson(m: Message): Record<string, unknown> {
+  switch (m.type) {
+    case 'bitfield':
+      return { type: m.type, bitfield: toHex(m.bitfield) };
+    case 'piece':
+      return { type: m.type, index: m.index, begin: m.begin, length: m.block.length };
+    case 'extended':
+      return { type: m.type, extId: m.extId, length: m.payload.length };
+    case 'unknown':
+      return { type: m.type, id: m.id, payload: toHex(m.payload) };
+    case 'hash_request':
+    case 'hash_reject':
+    case 'hashes':
+      return { type: m.type, piecesRoot: toHex(m.piecesRoot), baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers };
+    default:
+      return { ...m };
+  }
+}
+
+/** Prints frames as they go by (for --frames). */
+export function frameSink(argv: { frames: boolean; io?: unknown }): ((f: Frame) => void) | undefined {
+  if (!argv.frames) return undefined;
+  const io = ioOf(argv);
+  return (f) => io.out(renderHexFrame(f, { color: io.color }) + '\n');
+}
+
+export async function handler(argv: Args): Promise<number> {
+  const io = ioOf(argv);
+  const target = await resolveTarget(argv.target);
+  const addr = parsePeerAddress(argv.peer);
+  const sink = frameSink(argv);
+  const timeoutMs = Math.max(1, argv.timeout * 1000);
+  const pieceCount = target.torrent?.pieceCount;
+  const conn = await PeerConnection.connect(addr.host, addr.port, {
+    infoHash: target.infoHash,
+    peerId: makePeerId(),
+    connectTimeoutMs: timeoutMs,
+    handshakeTimeoutMs: timeoutMs,
+    ...(pieceCount !== undefined ? { pieceCount } : {}),
+    ...(sink ? { onFrame: sink } : {}),
+  });
+  const first: Message[] = [];
+  conn.on('message', (m) => {
+    if (first.length < 64) first.push(m);
+  });
+  try {
+    // Collect for --wait seconds (the extended handshake and first state messages come in that time).
+    await Promise.race([new Promise((r) => setTimeout(r, Math.max(0, argv.wait) * 1000)), conn.done]);
+  } finally {
+    conn.close();
+  }
+  const hs = conn.remote;
+  const ext = conn.remoteExtended;
+  const bits = reservedBitsSet(hs.reserved);
+  const firstShown = first.filter((m) => !(m.type === 'extended' && m.extId === 0));
+  if (argv.json) {
+    io.out(
+      JSON.stringify(
+        {
+          peer: conn.peer,
+          infoHash: toHex(hs.infoHash),
+          peerId: toHex(hs.peerId),
+          peerIdText: printable(hs.peerId),
+          client: conn.remoteClient.client,
+          clientVersion: conn.remoteClient.version ?? null,
+          reserved: toHex(hs.reserved),
+          extensions: bits.map((b) => b.name),
+          // Addresses as text: jsonOf would show 4 raw bytes as a (misleading) string.
+          extended: ext ? { ...(jsonOf(ext.doc.root) as object), ...(ext.yourip ? { yourip: formatIp(ext.yourip) } : {}), ...(ext.ipv4 ? { ipv4: formatIp(ext.ipv4) } : {}), ...(ext.ipv6 ? { ipv6: formatIp(ext.ipv6) } : {}) } : null,
+          firstMessages: firstShown.map(messageJson),
+          closedByPeer: conn.closeReason ? conn.closeReason.message : null,
+        },
+        null,
+        2,
+      ),
+    );
+    return EXIT.ok;
+  }
+  const rows: Array<[string, string]> = [
+    ['peer', conn.peer],
+    ['info hash', toHex(hs.infoHash)],
+    ['peer id', `${JSON.stringify(printable(hs.peerId))}  ${conn.remoteClient.client}${conn.remoteClient.version ? ` ${conn.remoteClient.version}` : ''}`],
+    ['reserved', `${toHex(hs.reserved)}  ${bits.length ? bits.map((b) => `${b.name}${b.bep ? ` (BEP ${b.bep})` : ''}`).join(', ') : 'no bits set'}`],
+  ];
+  if (ext) {
+    rows.push(['extended', ext.v ? `client ${JSON.stringify(ext.v)}` : '(no v)']);
+    rows.push(['  m', [...ext.m].map(([k, v]) => `${k}=${v}`).join(', ') || '(empty)']);
+    if (ext.metadataSize !== undefined) rows.push(['  metadata_size', String(ext.metadataSize)]);
+    if (ext.reqq !== undefined) rows.push(['  reqq', String(ext.reqq)]);
+    if (ext.p !== undefined) rows.push(['  p', String(ext.p)]);
+    if (ext.yourip) rows.push(['  yourip', formatIp(ext.yourip)]);
+    if (ext.uploadOnly !== undefined) rows.push(['  upload_only', String(ext.uploadOnly)]);
+    const known = new Set(['m', 'v', 'metadata_size', 'reqq', 'p', 'yourip', 'upload_only']);
+    for (const [k, v] of ext.doc.root.entries()) if (!known.has(k.str())) rows.push([`  ${k.str()}`, JSON.stringify(jsonOf(v))]);
+  } else rows.push(['extended', conn.extendedSupported ? `none within ${argv.wait} s` : 'not supported (BEP 10 bit clear)']);
+  rows.push(['first messages', firstShown.length ? firstShown.slice(0, 12).map((m) => describeMessage(m, pieceCount)).join(', ') + (firstShown.length > 12 ? ` … ${firstShown.length} in all` : '') : `none within ${argv.wait} s`]);
+  if (conn.closeReason) rows.push(['closed', conn.closeReason.message]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  io.out(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
+  return EXIT.ok;
+}
