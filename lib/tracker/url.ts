@@ -170,3 +170,25 @@ export function maskSecrets(url: string): string {
     .join('&');
   return `${head}?${maskedQuery}`;
 }
+
+/**
+ * The secret substrings of a tracker URL as written (passkey path segments,
+ * secret query values, user info), so frames can be redacted byte for byte.
+ */
+export function secretsOf(url: string): string[] {
+  const out: string[] = [];
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return (url.match(/[A-Za-z0-9_-]{16,}/g) ?? []).slice();
+  }
+  if (u.username) out.push(u.username);
+  if (u.password) out.push(u.password);
+  for (const seg of u.pathname.split('/')) if (SECRET_SEGMENT.test(seg) && !/^announce|^scrape/i.test(seg)) out.push(seg);
+  for (const p of u.search.slice(1).split('&')) {
+    const eq = p.indexOf('=');
+    if (eq > 0 && SECRET_PARAMS.test(p.slice(0, eq)) && eq + 1 < p.length) out.push(p.slice(eq + 1));
+  }
+  return out;
+}
