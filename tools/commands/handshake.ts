@@ -144,7 +144,7 @@ export async function handler(argv: Args): Promise<number> {
   const rows: Array<[string, string]> = [
     ['peer', conn.peer],
     ['info hash', toHex(hs.infoHash)],
-    ['peer id', `${JSON.stringify(printable(hs.peerId))}  ${conn.remoteClient.client}${conn.remoteClient.version ? ` ${conn.remoteClient.version}` : ''}`],
+    ['peer id', `"${printable(hs.peerId)}"  ${conn.remoteClient.client}${conn.remoteClient.version ? ` ${conn.remoteClient.version}` : ''}`],
     ['reserved', `${toHex(hs.reserved)}  ${bits.length ? bits.map((b) => `${b.name}${b.bep ? ` (BEP ${b.bep})` : ''}`).join(', ') : 'no bits set'}`],
   ];
   if (ext) {
