@@ -169,6 +169,11 @@ export class UtpDirection {
       this.next ??= (h.seqNr + 1) & 0xffff;
       return;
     }
+    // A STATE packet's seq_nr is the next one its sender will use (BEP 29).
+    if (h.type === UTP_TYPE.ST_STATE) {
+      this.next ??= h.seqNr;
+      return;
+    }
     if (h.type !== UTP_TYPE.ST_DATA && h.type !== UTP_TYPE.ST_FIN) return;
     if (h.type === UTP_TYPE.ST_FIN && payload.length === 0) return;
     this.stats.packets++;

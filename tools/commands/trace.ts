@@ -1,0 +1,327 @@
+import type { Argv } from 'yargs';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Table from 'cli-table3';
+import { readCapture } from '../../lib/capture/format.js';
+import { Tracer } from '../../lib/trace/engine.js';
+import { PieceExtractor, rangesText } from '../../lib/trace/extract.js';
+import { startTraceProxy } from '../../lib/trace/proxy.js';
+import type { TraceEvent, TraceSummary } from '../../lib/trace/types.js';
+import { parseTorrent } from '../../lib/metainfo/parse.js';
+import { pieceFileRanges } from '../../lib/metainfo/layout.js';
+import { safeFilePath } from '../../lib/metainfo/safe-path.js';
+import { UsageError } from '../../lib/core/errors.js';
+import { formatBytes } from '../../lib/core/bytes.js';
+import { renderHexFrame } from '../../lib/render/hex-frame.js';
+import { frameJson, stringifyJson, diagnosticJson } from '../../lib/render/json.js';
+import { withFrames, withJson } from '../options.js';
+import { ioOf, processIo, type Io } from '../io.js';
+import { EXIT } from '../exit-codes.js';
+
+export const command = 'trace [capture]';
+export const describe = 'Decode a pcap/pcapng capture (or live traffic through a proxy): every peer wire, uTP, tracker, DHT and LSD message';
+
+export function builder(y: Argv) {
+  return withFrames(withJson(y))
+    .positional('capture', { type: 'string', describe: 'pcap or pcapng file (format found by its magic bytes, not its name)' })
+    .option('summary', { type: 'boolean', default: false, describe: 'Tables: streams (endpoints, peer ids, clients, extensions, bytes, messages), message counts by type, tracker and DHT transactions with round trips' })
+    .option('stream', { type: 'number', describe: 'Only this stream (numbers as in the output)' })
+    .option('type', { type: 'string', array: true, describe: 'Only these message types (piece, handshake, extended, dht, dht.get_peers, udp-tracker, http-tracker, lsd, undecoded...); repeatable' })
+    .option('peer', { type: 'string', describe: 'Only streams with this endpoint (ip:port, [v6]:port, or an address alone)' })
+    .option('extract', { type: 'string', describe: 'Rebuild the pieces carried in the capture into this directory (with --torrent)' })
+    .option('torrent', { type: 'string', describe: 'The .torrent whose pieces --extract checks and writes' })
+    .option('listen', { type: 'number', describe: 'Live mode: accept clients on this port (127.0.0.1) and forward them to --forward, printing both directions' })
+    .option('forward', { type: 'string', describe: 'Live mode: HOST:PORT of the peer to forward to' })
+    .option('duration', { type: 'number', describe: 'Live mode: stop after this many seconds (default: until interrupted)' })
+    .check((a) => {
+      if (a.listen === undefined && !a.capture) throw new Error('Give a capture file, or --listen PORT --forward HOST:PORT for live mode.');
+      if (a.listen !== undefined && !a.forward) throw new Error('--listen needs --forward HOST:PORT.');
+      if ((a.extract === undefined) !== (a.torrent === undefined)) throw new Error('--extract DIR and --torrent FILE go together.');
+      return true;
+    })
+    .example('$0 trace capture.pcapng', 'one line per message: time, stream, endpoints, message and its key fields')
+    .example('$0 trace capture.pcap --summary', 'streams, clients, message counts, tracker/DHT round trips')
+    .example('$0 trace capture.pcap --stream 3 --type piece --frames', 'hex-annotated piece messages of stream 3')
+    .example('$0 trace capture.pcap --extract out/ --torrent x.torrent', 'rebuild and check the pieces seen')
+    .example('$0 trace --listen 7000 --forward 127.0.0.1:6881', 'live: point a client at 127.0.0.1:7000')
+    .epilogue('Exit codes: 0 decoded; 1 --extract found a piece with a wrong hash; 3 the capture is not pcap/pcapng or is corrupt.');
+}
+
+interface Args {
+  capture?: string;
+  json: boolean;
+  frames: boolean;
+  summary: boolean;
+  stream?: number;
+  type?: string[];
+  peer?: string;
+  extract?: string;
+  torrent?: string;
+  listen?: number;
+  forward?: string;
+  duration?: number;
+  io?: unknown;
+  signal?: AbortSignal;
+}
+
+export async function handler(argv: Args): Promise<number> {
+  const io = ioOf(argv);
+  const out = new LineBuffer(io);
+  let source: ReturnType<typeof createReadStream> | undefined;
+  if (io === processIo) {
+    // `btscope trace x.pcap | head`: stop reading when the reader goes away.
+    process.stdout.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+      out.closed = true;
+      source?.destroy();
+    });
+  }
+  const filter = eventFilter(argv);
+  let firstTime: number | undefined;
+  const wantLines = !argv.summary;
+  const onEvent = wantLines
+    ? (e: TraceEvent): void => {
+        firstTime ??= e.time;
+        if (!filter(e)) return;
+        out.line(formatEvent(e, e.time - firstTime, argv, io));
+      }
+    : undefined;
+
+  let extractor: PieceExtractor | undefined;
+  let writer: PieceWriter | undefined;
+  if (argv.extract !== undefined) {
+    const t = parseTorrent(new Uint8Array(await readFile(argv.torrent!)));
+    writer = new PieceWriter(argv.extract, t);
+    extractor = new PieceExtractor(t, (index, data, outcome) => {
+      if (outcome === 'ok') writer!.queue(index, data);
+    });
+  }
+  const tracer = new Tracer({
+    ...(onEvent ? { onEvent } : {}),
+    ...(extractor ? { onBlock: (i: number, b: number, block: Uint8Array) => extractor!.block(i, b, block) } : {}),
+  });
+
+  if (argv.listen !== undefined) return live(argv, tracer, io, out);
+
+  const path = argv.capture!;
+  try {
+    const st = await stat(path);
+    if (st.isDirectory()) throw new UsageError(`${path}: is a directory`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${path}: no such file`);
+    throw e;
+  }
+  source = createReadStream(path, { highWaterMark: 1 << 20 });
+  let reader;
+  try {
+    reader = await readCapture(source, (p) => tracer.packet(p));
+  } finally {
+    out.flush();
+  }
+  const summary = tracer.end();
+  out.flush();
+  for (const d of reader.diagnostics.slice(0, 20)) io.err(`warning: ${d.code} at file offset ${d.span.start}: ${d.message}`);
+
+  if (argv.summary) {
+    if (argv.json) io.out(stringifyJson(summaryJson(summary, reader.format)));
+    else io.out(summaryTables(summary, reader.format, io.color));
+  }
+  for (const d of summary.diagnostics.slice(0, 20)) if (!argv.json) io.err(`note: ${d.message}`);
+
+  if (extractor && writer) {
+    await writer.finish();
+    const r = extractor.report();
+    if (argv.json && argv.summary) {
+      // already printed the summary; put the extraction on stderr to keep stdout one JSON document
+      io.err(stringifyJson({ extract: r }));
+    } else if (argv.json) io.out(stringifyJson({ extract: r }));
+    else {
+      io.out(`extract: ${r.ok.length} of ${r.pieceCount} pieces complete and correct${r.ok.length ? ` (${rangesText(r.ok)})` : ''}; written to ${argv.extract}`);
+      if (r.bad.length) io.out(`extract: ${r.bad.length} pieces complete but WRONG hash: ${rangesText(r.bad)}`);
+      if (r.partial.length) io.out(`extract: ${r.partial.length} pieces seen in part: ${rangesText(r.partial)}`);
+      if (r.strayBlocks) io.out(`extract: ${r.strayBlocks} blocks did not fit the torrent (another torrent in the capture?)`);
+    }
+    if (r.bad.length) return EXIT.failure;
+  }
+  return EXIT.ok;
+}
+
+async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promise<number> {
+  const m = /^(.+):(\d+)$/.exec(argv.forward!);
+  if (!m) throw new UsageError(`--forward ${argv.forward}: expected HOST:PORT`);
+  const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+  const proxy = await startTraceProxy(tracer, {
+    listenPort: argv.listen!,
+    forwardHost: host,
+    forwardPort: Number(m[2]),
+    onListening: (port) => io.err(`listening on 127.0.0.1:${port}, forwarding to ${argv.forward}`),
+    onClose: (s) => {
+      out.flush();
+      io.err(`stream ${s.id} closed: ${s.out.bytes} bytes out, ${s.in.bytes} bytes in, ${s.out.messages + s.in.messages} messages`);
+    },
+    onError: (msg) => io.err(`warning: ${msg}`),
+  });
+  out.autoFlush = true;
+  await new Promise<void>((resolve) => {
+    const timer = argv.duration !== undefined ? setTimeout(resolve, argv.duration * 1000) : undefined;
+    const stop = (): void => {
+      if (timer) clearTimeout(timer);
+      resolve();
+    };
+    argv.signal?.addEventListener('abort', stop, { once: true });
+    if (!argv.signal) process.once('SIGINT', stop);
+  });
+  await proxy.close();
+  const summary = tracer.end();
+  out.flush();
+  if (argv.summary) io.out(argv.json ? stringifyJson(summaryJson(summary, 'live')) : summaryTables(summary, 'live', io.color));
+  return EXIT.ok;
+}
+
+/** Batches lines so a million messages are not a million writes. */
+class LineBuffer {
+  private lines: string[] = [];
+  autoFlush = false;
+  closed = false;
+  constructor(private readonly io: Io) {}
+  line(s: string): void {
+    this.lines.push(s);
+    if (this.autoFlush || this.lines.length >= 512) this.flush();
+  }
+  flush(): void {
+    if (this.lines.length === 0) return;
+    if (this.closed) {
+      this.lines = [];
+      return;
+    }
+    this.io.out(this.lines.join('\n'));
+    this.lines = [];
+  }
+}
+
+function eventFilter(argv: Args): (e: TraceEvent) => boolean {
+  const types = (argv.type ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  const peer = argv.peer;
+  return (e) => {
+    if (argv.stream !== undefined && e.stream !== argv.stream) return false;
+    if (types.length && !types.some((t) => e.type === t || e.type.startsWith(`${t}.`) || e.type.endsWith(`.${t}`) || e.protocol === t)) return false;
+    if (peer && !matchesPeer(e.src, peer) && !matchesPeer(e.dst, peer)) return false;
+    return true;
+  };
+}
+
+function matchesPeer(endpoint: string, want: string): boolean {
+  if (endpoint === want) return true;
+  const ip = endpoint.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return ip === want.replace(/^\[(.*)\]$/, '$1');
+}
+
+function formatEvent(e: TraceEvent, rel: number, argv: Args, io: Io): string {
+  if (argv.json) {
+    return stringifyJson({
+      time: e.time,
+      rel: Number(rel.toFixed(6)),
+      stream: e.stream,
+      direction: e.direction,
+      src: e.src,
+      dst: e.dst,
+      transport: e.transport,
+      protocol: e.protocol,
+      type: e.type,
+      text: e.text,
+      offset: e.offset,
+      end: e.end,
+      packets: e.packets,
+      fields: e.fields,
+      ...(e.diagnostics ? { diagnostics: e.diagnostics.map(diagnosticJson) } : {}),
+      ...(argv.frames ? { frame: frameJson(e.frame()) } : {}),
+    });
+  }
+  const head = `${rel.toFixed(6).padStart(11)}  #${e.stream} ${e.transport === 'utp' ? 'uTP ' : ''}${e.src} → ${e.dst}  ${e.text}`;
+  if (!argv.frames) return head;
+  return `${head}\n${renderHexFrame(e.frame(), { color: io.color })}\n`;
+}
+
+function summaryJson(s: TraceSummary, format: string): Record<string, unknown> {
+  return {
+    format,
+    packets: s.packets,
+    duration: s.lastTime - s.firstTime,
+    streams: s.streams.length,
+    messages: s.messages,
+    other: s.other,
+    streamList: s.streams,
+    transactions: s.transactions,
+    skipped: s.skipped,
+    diagnostics: s.diagnostics.map(diagnosticJson),
+  };
+}
+
+function summaryTables(s: TraceSummary, format: string, color = false): string {
+  const out: string[] = [];
+  const style = color ? {} : { style: { head: [] as string[], border: [] as string[] } };
+  out.push(`${format} capture: ${s.packets} packets over ${(s.lastTime - s.firstTime).toFixed(3)} s, ${s.streams.length} streams`);
+  const st = new Table({ head: ['#', 'transport', 'what', 'endpoints (initiator → other)', 'clients (→ / ←)', 'extensions', 'bytes →', 'bytes ←', 'msgs'], wordWrap: true, colWidths: [5, 11, 24, 32, 24, 32, 10, 10, 7], ...style });
+  for (const x of s.streams.slice(0, 500)) {
+    const clients = [x.out.client ?? x.out.extendedClient, x.in.client ?? x.in.extendedClient].map((c) => c ?? '-').join(' / ');
+    const ext = [...new Set([...(x.out.reserved ?? []), ...(x.out.extensions ?? []), ...(x.in.reserved ?? []), ...(x.in.extensions ?? [])])].join(', ');
+    const undec = x.out.undecodedBytes + x.in.undecodedBytes;
+    const what = `${x.label}${x.fromStart ? '' : ' (no SYN captured)'}${undec ? `\n${formatBytes(undec)} undecoded` : ''}${x.out.gaps + x.in.gaps ? `\n${x.out.gaps + x.in.gaps} gaps` : ''}`;
+    st.push([x.id, x.transport, what, `${x.a}\n→ ${x.b}`, clients, ext || '-', formatBytes(x.out.bytes), formatBytes(x.in.bytes), x.out.messages + x.in.messages]);
+  }
+  out.push(st.toString());
+  if (s.streams.length > 500) out.push(`… ${s.streams.length - 500} more streams (use --json)`);
+  const mt = new Table({ head: ['message type', 'count'], ...style });
+  for (const [k, v] of Object.entries(s.messages).sort((a, b) => b[1] - a[1])) mt.push([k, v]);
+  for (const [k, v] of Object.entries(s.other).sort((a, b) => b[1] - a[1])) mt.push([k, v]);
+  out.push(mt.toString());
+  if (s.transactions.length) {
+    const tt = new Table({ head: ['#', 'protocol', 'request', 'client → server', 'tx', 'rtt', 'outcome'], ...style });
+    for (const t of s.transactions.slice(0, 200)) tt.push([t.stream, t.protocol, t.kind, `${t.client} → ${t.server}`, t.transactionId, t.rtt !== undefined ? `${(t.rtt * 1000).toFixed(1)} ms` : '-', t.outcome]);
+    out.push(tt.toString());
+    if (s.transactions.length > 200) out.push(`… ${s.transactions.length - 200} more transactions (use --json)`);
+  }
+  const skipped = Object.entries(s.skipped);
+  if (skipped.length) out.push(`not traced: ${skipped.map(([k, v]) => `${v} × ${k}`).join('; ')}`);
+  return out.join('\n');
+}
+
+/** Writes verified pieces into the torrent's files under DIR (safe paths only). */
+class PieceWriter {
+  private readonly handles = new Map<number, Promise<FileHandle>>();
+  private chain: Promise<void> = Promise.resolve();
+  pending = 0;
+  constructor(
+    private readonly dir: string,
+    private readonly torrent: ReturnType<typeof parseTorrent>,
+  ) {}
+  queue(index: number, data: Uint8Array): void {
+    this.pending++;
+    this.chain = this.chain.then(async () => {
+      for (const r of pieceFileRanges(this.torrent, index)) {
+        if (r.pad) continue;
+        const fh = await this.handle(r.fileIndex);
+        await fh.write(data, r.pieceOffset, r.length, r.fileOffset);
+      }
+      this.pending--;
+    });
+  }
+  private handle(i: number): Promise<FileHandle> {
+    let h = this.handles.get(i);
+    if (!h) {
+      const f = this.torrent.files[i]!;
+      const safe = safeFilePath(this.dir, f.path);
+      h = mkdir(dirname(safe.path), { recursive: true }).then(() => open(safe.path, 'a+').then(async (fh) => {
+        await fh.close();
+        return open(safe.path, 'r+');
+      }));
+      this.handles.set(i, h);
+    }
+    return h;
+  }
+  async finish(): Promise<void> {
+    await this.chain;
+    for (const h of this.handles.values()) await (await h).close();
+  }
+}
