@@ -90,7 +90,8 @@ function hexRows(frame: Frame, start: number, end: number): string[] {
   const from = Math.max(0, start - frame.base);
   const to = Math.min(frame.bytes.length, end - frame.base);
   if (to <= from) return [];
-  const slice = frame.bytes.subarray(from, to);
+  // hexy reads anything that is not a Buffer as text: hand it a Buffer view (no copy).
+  const slice = Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset + from, to - from);
   const text = hexy(slice, { width: BYTES_PER_ROW, format: 'twos', caps: 'lower', display_offset: start });
   return text.split('\n').filter((l) => l.length > 0);
 }

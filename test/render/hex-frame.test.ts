@@ -50,6 +50,12 @@ describe('hex-annotated frame', () => {
     expect(text.split('\n').length).toBeLessThan(10);
   });
 
+  it('shows bytes >= 0x80 as themselves (plain Uint8Array input)', () => {
+    const raw = new Uint8Array([0xde, 0xad, 0xbe, 0xef, 0x00, 0x80]);
+    const f: Frame = { title: 'high', bytes: raw, base: 0, fields: [field({ id: 'x.raw', label: 'raw' }, { start: 0, end: 6 }, raw)] };
+    expect(renderHexFrame(f)).toMatch(/^00000000: de ad be ef 00 80 /m);
+  });
+
   it('colours only when asked', () => {
     expect(renderHexFrame(frame)).not.toContain('\x1b[');
     expect(renderHexFrame(frame, { color: true })).toContain('\x1b[');
