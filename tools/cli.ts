@@ -26,7 +26,7 @@ export async function main(args: string[]): Promise<number> {
     .demandCommand(1, 'Name a tool: btscope <tool> --help explains each one.')
     .strict()
     .recommendCommands()
-    .wrap(Math.min(100, process.stdout.columns || 80))
+    .wrap(null)
     .epilogue(
       'Exit codes: 0 ok, 1 the answer is no (check failed, nothing answered), 2 usage, 3 undecodable input, 4 network, 70 internal error.',
     )
@@ -49,6 +49,14 @@ export async function main(args: string[]): Promise<number> {
     return code;
   }
   return exitCode;
+}
+
+// `btscope ... | head`: a closed pipe ends the run quietly, as for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
 }
 
 main(hideBin(process.argv)).then(
