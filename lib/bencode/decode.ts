@@ -59,7 +59,8 @@ export function decode(buf: Uint8Array, options: DecodeOptions = {}): BencodeDoc
   const len = buf.length;
   const diagnostics: Diagnostic[] = [];
 
-  let tokens = new Int32Array(Math.min(Math.max(64, (len >> 2) * TOKEN_STRIDE), 1 << 22));
+  // Start small and double: a 2 MB string is one token, so sizing by input length wastes a zeroed allocation.
+  let tokens = new Int32Array(Math.min(Math.max(64, (len >> 4) * TOKEN_STRIDE), 1 << 20));
   let count = 0;
   // Open containers: token index, and for dicts the token index of the previous key.
   const stack = new Int32Array(maxDepth + 1);

@@ -73,7 +73,19 @@ export class BNode {
   intValue(path = ''): number | bigint {
     this.expect(K_INT, 'an integer', path);
     const t = this.t;
-    const s = utf8(this.doc.buf.subarray(this.doc.tokens[t + 1]! + 1, this.doc.tokens[t + 2]! - 1));
+    const start = this.doc.tokens[t + 1]! + 1;
+    const end = this.doc.tokens[t + 2]! - 1;
+    // Fast path (no string made): up to 15 digits is always a safe integer.
+    if (end - start <= 15) {
+      const buf = this.doc.buf;
+      let i = start;
+      const negative = buf[i] === 0x2d;
+      if (negative) i++;
+      let v = 0;
+      for (; i < end; i++) v = v * 10 + (buf[i]! - 0x30);
+      return negative ? -v : v;
+    }
+    const s = utf8(this.doc.buf.subarray(start, end));
     const n = Number(s);
     return Number.isSafeInteger(n) ? n : BigInt(s);
   }
@@ -94,7 +106,19 @@ export class BNode {
 
   /** String data as UTF-8 text (invalid sequences replaced). */
   str(path = ''): string {
-    return utf8(this.bytes(path));
+    const b = this.bytes(path);
+    // Short ASCII strings (keys, path components) skip TextDecoder: far cheaper per call.
+    if (b.length <= 64) {
+      let ascii = true;
+      for (let i = 0; i < b.length; i++) {
+        if (b[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return String.fromCharCode.apply(null, b as unknown as number[]);
+    }
+    return utf8(b);
   }
 
   /** String data as text if it is valid UTF-8. */
@@ -140,7 +164,7 @@ export class BNode {
   /** Dict lookup by key (raw bytes compared); the first match, as libtorrent does. */
   get(key: string | Uint8Array): BNode | undefined {
     if (this.doc.tokens[this.t] !== K_DICT) return undefined;
-    const k = typeof key === 'string' ? encodeUtf8(key) : key;
+    const k = typeof key === 'string' ? keyBytes(key) : key;
     const tokens = this.doc.tokens;
     const buf = this.doc.buf;
     const n = tokens[this.t + 3]!;
@@ -164,6 +188,17 @@ export class BNode {
     }
     return undefined;
   }
+}
+
+/** Encoded lookup keys, cached: the same few keys are looked up millions of times. */
+const KEY_CACHE = new Map<string, Uint8Array>();
+function keyBytes(key: string): Uint8Array {
+  let k = KEY_CACHE.get(key);
+  if (!k) {
+    k = encodeUtf8(key);
+    if (KEY_CACHE.size < 1024) KEY_CACHE.set(key, k);
+  }
+  return k;
 }
 
 /** A plain JS value of a bencoded node. */

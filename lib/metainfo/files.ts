@@ -13,8 +13,11 @@ import type { Issues } from './issues.js';
 export interface RawFile {
   /** Components: the torrent name first for multi-file torrents. */
   path: string[];
-  /** Nodes of the components (null for a synthesised name such as `.pad`). */
-  pathNodes: (BNode | null)[];
+  /** Nodes of the components (null for a synthesised name such as `.pad`); v1 files keep `pathList` instead. */
+  pathNodes?: (BNode | null)[];
+  /** v1: the `path` list node; component i > 0 is its item i - 1 (component 0 is the name). */
+  pathList?: BNode;
+  nameNode?: BNode;
   length: number;
   attr: string;
   pad: boolean;
@@ -74,6 +77,13 @@ function stringList(node: BNode, path: string, what: string): { values: string[]
   return { values: nodes.map((c) => c.str()), nodes };
 }
 
+/** The node holding path component `i` of a file, for a diagnostic's span. */
+export function componentNode(f: RawFile, i: number): BNode | null {
+  if (f.pathNodes) return f.pathNodes[i] ?? null;
+  if (i === 0) return f.nameNode ?? null;
+  return f.pathList?.items()[i - 1] ?? null;
+}
+
 /** BEP 3 single-file (`length`) or multi-file (`files`) list. */
 export function v1Files(info: BNode, nameNode: BNode, name: string, issues: Issues, maxFiles: number): RawFile[] {
   const files = info.get('files');
@@ -82,34 +92,39 @@ export function v1Files(info: BNode, nameNode: BNode, name: string, issues: Issu
     if (!lengthNode) throw new DecodeError('missing_field', info.span.start, "info has neither 'length' (one file) nor 'files' (several)", 'info');
     const length = fileLength(info, 'info');
     const attr = attrOf(info, 'info', issues);
-    return [{ path: [name], pathNodes: [nameNode], length, attr, pad: attr.includes('p'), span: lengthNode.span }];
+    return [{ path: [name], nameNode, length, attr, pad: attr.includes('p'), span: lengthNode.span }];
   }
   if (!files.isList()) throw new DecodeError('wrong_type', files.span.start, `info.files must be a list, is a ${files.kind}`, 'info.files');
   if (files.length === 0) throw new DecodeError('no_files', files.span.start, 'info.files is an empty list: the torrent has no files', 'info.files');
   if (files.length > maxFiles) throw new DecodeError('limit_exceeded', files.span.start, `more than ${maxFiles} files`, 'info.files');
   if (info.get('length')) issues.warn('ambiguous_layout', "info has both 'length' and 'files': 'files' is used", info.get('length')!.span);
   const out: RawFile[] = [];
-  for (const [i, entry] of files.items().entries()) {
+  const entries = files.items();
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     const path = `info.files[${i}]`;
     if (!entry.isDict()) throw new DecodeError('wrong_type', entry.span.start, `${path} must be a dict, is a ${entry.kind}`, path);
     const attr = attrOf(entry, path, issues);
     const length = symlinkLength(entry, path, attr, issues) ?? fileLength(entry, path);
     const p = entry.get('path');
-    let components: string[];
-    let nodes: (BNode | null)[];
+    const components: string[] = [name];
     if (!p) {
       // libtorrent accepts a BEP 47 pad file without a path and names it `.pad/N`.
       if (!attr.includes('p')) throw new DecodeError('missing_field', entry.span.start, `${path} has no 'path'`, path);
-      components = ['.pad', String(length)];
-      nodes = [null, null];
+      components.push('.pad', String(length));
     } else {
-      const list = stringList(p, `${path}.path`, 'path');
-      components = list.values;
-      nodes = list.nodes;
-      if (components.length === 0) issues.warn('unsafe_path', `${path}.path is an empty list`, p.span);
+      if (!p.isList()) throw new DecodeError('wrong_type', p.span.start, `${path}.path must be a list of strings, is a ${p.kind}`, `${path}.path`);
+      const items = p.items();
+      for (let j = 0; j < items.length; j++) {
+        const c = items[j]!;
+        if (!c.isStr()) throw new DecodeError('wrong_type', c.span.start, `path element ${j} must be a string, is a ${c.kind}`, `${path}.path[${j}]`);
+        components.push(c.str());
+      }
+      if (components.length === 1) issues.warn('unsafe_path', `${path}.path is an empty list`, p.span);
     }
-    const pad = attr.includes('p') || (components.length > 0 && LEGACY_PAD.test(components[components.length - 1]!));
-    const f: RawFile = { path: [name, ...components], pathNodes: [nameNode, ...nodes], length, attr, pad, span: entry.span };
+    const pad = attr.includes('p') || (components.length > 1 && LEGACY_PAD.test(components[components.length - 1]!));
+    const f: RawFile = { path: components, nameNode, length, attr, pad, span: entry.span };
+    if (p) f.pathList = p;
     if (attr.includes('l')) f.symlinkPath = symlinkOf(entry, path, issues);
     out.push(f);
   }
@@ -159,7 +174,7 @@ export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issu
   const single = out.length === 1 && out[0]!.path.length === 1;
   if (!single) for (const f of out) {
     f.path.unshift(name);
-    f.pathNodes.unshift(nameNode);
+    f.pathNodes!.unshift(nameNode);
   }
   return out;
 }

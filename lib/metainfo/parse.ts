@@ -6,9 +6,9 @@ import { DecodeError } from '../core/errors.js';
 import type { BencodeLimits } from '../core/limits.js';
 import type { Span } from '../core/span.js';
 import { Issues } from './issues.js';
-import { requireInt, v1Files, v2Files, type RawFile } from './files.js';
+import { componentNode, requireInt, v1Files, v2Files, type RawFile } from './files.js';
 import { BLOCK_SIZE, HASH_SIZE, rootFromPieceLayer } from './merkle.js';
-import { sanitizePath } from './safe-path.js';
+import { isPlainComponent, sanitizePath } from './safe-path.js';
 import type { Torrent, TorrentFile } from './types.js';
 
 /**
@@ -196,8 +196,8 @@ function buildTorrent(doc: BencodeDocument, root: BNode | null, info: BNode, ext
     doc,
     infoSpan: info.span,
     info: info.raw,
-    infoHash: hasV1 ? sha('sha1', info.raw) : null,
-    infoHashV2: hasV2 ? sha('sha256', info.raw) : null,
+    infoHash: null,
+    infoHashV2: null,
     metaVersion,
     hybrid,
     name,
@@ -213,6 +213,10 @@ function buildTorrent(doc: BencodeDocument, root: BNode | null, info: BNode, ext
     private: isPrivate,
     diagnostics: [...doc.diagnostics, ...issues.list].sort((a, b) => a.span.start - b.span.start),
   };
+  // Hashed when first read (then kept): a dump of a 2 MB info dict should not pay for hashes it never shows.
+  const infoRaw = info.raw;
+  lazy(t, 'infoHash', () => (hasV1 ? sha('sha1', infoRaw) : null));
+  lazy(t, 'infoHashV2', () => (hasV2 ? sha('sha256', infoRaw) : null));
   if (root) {
     const cd = root.get('creation date');
     if (cd?.isInt()) {
@@ -225,6 +229,14 @@ function buildTorrent(doc: BencodeDocument, root: BNode | null, info: BNode, ext
     if (by?.isStr()) t.createdBy = by.str();
   }
   return t;
+}
+
+function lazy<K extends 'infoHash' | 'infoHashV2'>(t: Torrent, key: K, compute: () => Torrent[K]): void {
+  let value: Torrent[K] | undefined;
+  Object.defineProperty(t, key, {
+    enumerable: true,
+    get: () => (value === undefined ? (value = compute()) : value),
+  });
 }
 
 /** BEP 52 hybrids: the v1 files (pads aside) must be the v2 files, in order, each starting on a piece boundary. */
@@ -286,7 +298,7 @@ function withImplicitPads(files: RawFile[], pieceLength: number, name: string): 
       const n = pieceLength - rest;
       // libtorrent's name for it, under the torrent name even for a single file.
       const path = [name, '.pad', String(n)];
-      out.push({ path, pathNodes: path.map(() => null), length: n, attr: 'p', pad: true });
+      out.push({ path, length: n, attr: 'p', pad: true });
     }
   }
   return out;
@@ -296,11 +308,24 @@ function withImplicitPads(files: RawFile[], pieceLength: number, name: string): 
 function reportPaths(files: RawFile[], nameNode: BNode, issues: Issues): void {
   const seen = new Set<string>();
   const reported = new Set<number>();
+  const plainName = isPlainComponent(nameNode.str());
+  const plain = (path: readonly string[]): boolean => {
+    // Multi-file paths start with the name: checked once above.
+    for (let i = path.length > 1 && plainName ? 1 : 0; i < path.length; i++) if (!isPlainComponent(path[i]!)) return false;
+    return true;
+  };
   for (const f of files) {
     if (f.pad) continue;
+    if (plain(f.path)) {
+      // Nothing to sanitise (the common case): skip the allocations.
+      const key = f.path.join('/');
+      if (seen.has(key)) issues.warn('duplicate_path', `two files are written to ${JSON.stringify(key)}`, f.span ?? nameNode.span);
+      seen.add(key);
+      continue;
+    }
     const { components, findings } = sanitizePath(f.path);
     for (const finding of findings) {
-      const node = finding.component >= 0 ? f.pathNodes[finding.component] : null;
+      const node = finding.component >= 0 ? componentNode(f, finding.component) : null;
       const span: Span = node?.span ?? f.span ?? nameNode.span;
       // The name is shared by every file of a multi-file torrent: report it once.
       if (reported.has(span.start)) continue;

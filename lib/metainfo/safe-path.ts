@@ -50,10 +50,21 @@ export interface SafePath {
 const RESERVED_CHARS = new Set(['<', '>', ':', '"', '|', '?', '*']);
 /** DOS device names: reserved with any extension, in any case. */
 const DEVICE_NAME = /^(con|prn|aux|nul|clock\$|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)$/i;
+/** Nothing to change (the common case, checked first): no separators, controls, reserved characters, U+FFFD, or trailing dot/space. 85 UTF-16 units are at most 255 UTF-8 bytes. */
+const PLAIN = /^[^\x00-\x1f\x7f/\\<>:"|?*\ufffd]*[^\x00-\x1f\x7f/\\<>:"|?*\ufffd. ]$/;
 /** Longest component most file systems accept, in UTF-8 bytes. */
 const MAX_COMPONENT_BYTES = 255;
 
 const utf8 = new TextEncoder();
+
+/** True when a component needs no change at all (checked first: the common case). */
+export function isPlainComponent(component: string): boolean {
+  if (component.length > 85 || !PLAIN.test(component) || component === '.' || component === '..') return false;
+  const dot = component.indexOf('.');
+  const stemLength = dot < 0 ? component.length : dot;
+  // Device names are 3 to 7 characters long (CON ... CONOUT$).
+  return stemLength < 3 || stemLength > 7 || !DEVICE_NAME.test(component.slice(0, stemLength));
+}
 
 /** Make one component safe; null when it must be dropped (`.`/`..`, as libtorrent does). */
 export function sanitizePathComponent(component: string, index = 0, findings: PathFinding[] = []): string | null {
@@ -64,6 +75,7 @@ export function sanitizePathComponent(component: string, index = 0, findings: Pa
     note('empty_component', 'empty path component, written as "_"');
     return '_';
   }
+  if (isPlainComponent(component)) return component;
   let out = '';
   let dropped = false;
   const seen = new Set<UnsafePathReason>();
