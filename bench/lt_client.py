@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""A libtorrent downloader for bench/download.ts (loopback only).
+
+usage: /usr/bin/python3 bench/lt_client.py TORRENT SAVE_DIR [--peer HOST:PORT] [--no-trackers] [--timeout S]
+
+Default client settings (what a libtorrent user gets) except: DHT, LSD, UPnP,
+NAT-PMP and uTP off, encryption off, several connections per IP allowed (every
+bench peer is 127.0.0.1). Announces to the torrent's trackers unless
+--no-trackers; also dials --peer. Prints "done SECONDS" (from adding the
+torrent to having every piece) and exits 0; exits 2 on timeout (default 120 s).
+"""
+import sys
+import time
+import libtorrent as lt
+
+
+def arg(name, default=None):
+    if name in sys.argv:
+        return sys.argv[sys.argv.index(name) + 1]
+    return default
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    torrent, save_path = sys.argv[1], sys.argv[2]
+    peer = arg('--peer')
+    timeout = float(arg('--timeout', '120'))
+    ses = lt.session({
+        'listen_interfaces': '127.0.0.1:0',
+        'enable_dht': False,
+        'enable_lsd': False,
+        'enable_upnp': False,
+        'enable_natpmp': False,
+        'allow_multiple_connections_per_ip': True,
+        'enable_outgoing_utp': False,
+        'enable_incoming_utp': False,
+        'out_enc_policy': lt.enc_policy.disabled,
+        'in_enc_policy': lt.enc_policy.disabled,
+        'alert_mask': 0,
+    })
+    params = lt.add_torrent_params()
+    params.ti = lt.torrent_info(torrent)
+    params.save_path = save_path
+    no_trackers = '--no-trackers' in sys.argv
+    if no_trackers:
+        params.flags |= lt.torrent_flags.paused
+    started = time.time()
+    handle = ses.add_torrent(params)
+    if no_trackers:
+        handle.replace_trackers([])
+        handle.resume()
+    if peer:
+        host, port = peer.rsplit(':', 1)
+        handle.connect_peer((host, int(port)))
+    deadline = started + timeout
+    while time.time() < deadline:
+        st = handle.status()
+        if st.is_seeding or st.progress >= 1.0:
+            print('done %.3f' % (time.time() - started), flush=True)
+            return 0
+        time.sleep(0.01)
+    st = handle.status()
+    print('timeout: state %s, progress %.3f, peers %d' % (st.state, st.progress, st.num_peers), file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())
