@@ -64,9 +64,7 @@ export async function handler(argv: Args): Promise<number> {
   } else if (argv.json) {
     io.out(JSON.stringify(torrentJson(t), null, 2));
   } else if (argv.frames) {
-    const frame = torrentFrame(t, label);
-    // hexy reads a plain Uint8Array as text (bytes >= 0x80 come out as fd): hand it a Buffer view.
-    io.out(renderHexFrame({ ...frame, bytes: Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.length) }, { color: io.color }));
+    io.out(renderHexFrame(torrentFrame(t, label), { color: io.color }));
   } else {
     io.out(summary(t, label, io, argv['max-files']));
   }
