@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""Download one torrent (or magnet link) with libtorrent from one peer on loopback, for btscope's tests.
+
+usage: /usr/bin/python3 test/helpers/lt_download.py TORRENT|MAGNET SAVE_DIR PEER_HOST:PEER_PORT [--utp] [--timeout S]
+
+Connects to the given peer only (DHT, LSD, UPnP, NAT-PMP, trackers off) with
+encryption off. --utp makes it uTP only (outgoing TCP off). Prints "done" and
+exits 0 when the download is complete; exits 2 on timeout (default 60 s).
+"""
+import sys
+import time
+import libtorrent as lt
+
+
+def main():
+    if len(sys.argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    source, save_path, peer = sys.argv[1], sys.argv[2], sys.argv[3]
+    utp = '--utp' in sys.argv
+    timeout = 60.0
+    if '--timeout' in sys.argv:
+        timeout = float(sys.argv[sys.argv.index('--timeout') + 1])
+    host, port = peer.rsplit(':', 1)
+    settings = {
+        'listen_interfaces': '127.0.0.1:0',
+        'enable_dht': False,
+        'enable_lsd': False,
+        'enable_upnp': False,
+        'enable_natpmp': False,
+        'allow_multiple_connections_per_ip': True,
+        'enable_outgoing_utp': utp,
+        'enable_incoming_utp': utp,
+        'enable_outgoing_tcp': not utp,
+        'enable_incoming_tcp': not utp,
+        'out_enc_policy': lt.enc_policy.disabled,
+        'in_enc_policy': lt.enc_policy.disabled,
+        'alert_mask': 0,
+    }
+    ses = lt.session(settings)
+    if source.startswith('magnet:'):
+        params = lt.parse_magnet_uri(source)
+    else:
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(source)
+    params.save_path = save_path
+    params.trackers = []
+    handle = ses.add_torrent(params)
+    handle.connect_peer((host, int(port)))
+    deadline = time.time() + timeout
+    last_connect = time.time()
+    while time.time() < deadline:
+        st = handle.status()
+        if st.is_seeding or (st.has_metadata and st.progress >= 1.0):
+            print('done', flush=True)
+            return 0
+        if time.time() - last_connect > 2 and st.num_peers == 0:
+            handle.connect_peer((host, int(port)))
+            last_connect = time.time()
+        time.sleep(0.05)
+    st = handle.status()
+    print('timeout: state %s, progress %.3f, peers %d' % (st.state, st.progress, st.num_peers), file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())
