@@ -141,6 +141,21 @@ async function getUnchoked(s: ProbeSession, time: Timing): Promise<boolean> {
  * and requests followed by not_interested to see how a choke treats them.
  */
 async function mainScenario(s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions): Promise<void> {
+  await mainBody(s, t, time, o);
+  // Last, as some peers close on it: a ut_metadata request past the end.
+  const r = s.record;
+  const id = r.facts['metadataPeerId'] as number | undefined;
+  if (id !== undefined && !s.closed) {
+    const before = metadataReplies(r);
+    s.send({ type: 'extended', extId: id, payload: encodeUtMetadata({ msgType: 'request', piece: r.facts['metadataBeyondPiece'] as number }) }, 'metadata_beyond');
+    await s.until(() => metadataReplies(r) > before, wait(time, Math.min(time.answer, 2000)));
+  }
+}
+
+const metadataReplies = (r: SessionRecord): number =>
+  r.events.filter((e) => e.dir === 'in' && (e.message as Message).type === 'extended' && (e.message as { extId: number }).extId === LOCAL_EXTENSION_IDS.ut_metadata).length;
+
+async function mainBody(s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions): Promise<void> {
   const r = s.record;
   greet(s);
   // What the peer sends unprompted: bitfield / have all, extended handshake, allowed fast.
@@ -194,10 +209,9 @@ async function mainScenario(s: ProbeSession, t: ComplyTarget, time: Timing, o: S
       r.facts['metadataBeyondPiece'] = n;
       const msgs: Array<{ message: Message; tag: string }> = [];
       for (let i = 0; i < n; i++) msgs.push({ message: { type: 'extended', extId: id, payload: encodeUtMetadata({ msgType: 'request', piece: i }) }, tag: 'metadata_request' });
-      msgs.push({ message: { type: 'extended', extId: id, payload: encodeUtMetadata({ msgType: 'request', piece: n }) }, tag: 'metadata_beyond' });
       s.send(msgs);
-      const replies = () => r.events.filter((e) => e.dir === 'in' && e.message.type === 'extended' && e.message.extId === LOCAL_EXTENSION_IDS.ut_metadata).length;
-      await s.until(() => replies() >= n + 1, wait(time, time.answer));
+      r.facts['metadataPeerId'] = id;
+      await s.until(() => metadataReplies(r) >= n, wait(time, time.answer));
     }
   } else if (!extendedOn(r)) r.notes.push('ut_metadata not probed: no extension protocol');
 

@@ -60,7 +60,7 @@ export async function handler(argv: Args): Promise<number> {
   if (argv.list) {
     if (argv.json) io.out(stringifyJson(ALL_CHECKS.map((c) => ({ id: c.id, bep: c.bep, section: c.section, title: c.title })), 2));
     else {
-      const t = new Table({ head: ['check', 'BEP', 'section', 'rule'], wordWrap: true, colWidths: [26, 5, 18, 50] });
+      const t = new Table({ head: ['check', 'BEP', 'section', 'rule'], wordWrap: true, colWidths: [36, 5, 18, 40] });
       for (const c of ALL_CHECKS) t.push([c.id, c.bep, c.section, c.title]);
       io.out(t.toString());
     }
@@ -92,7 +92,7 @@ const MARK: Record<CheckResultKind, (p: Palette, s: string) => string> = {
 };
 
 export function renderReport(report: ComplianceReport, p: Palette, frames: boolean, pieceCount?: number): string {
-  const t = new Table({ head: ['check', 'BEP', 'result', 'evidence'], wordWrap: true, colWidths: [26, 5, 8, 60] });
+  const t = new Table({ head: ['check', 'BEP', 'result', 'evidence'], wordWrap: true, colWidths: [36, 5, 8, 50] });
   for (const c of report.checks) t.push([c.id, String(c.bep), MARK[c.result](p, c.result), c.detail]);
   const out = [`btscope comply ${report.peer}`, t.toString()];
   out.push(`${report.passed} passed, ${report.failed} failed, ${report.warned} warned, ${report.skipped} skipped`);
