@@ -38,7 +38,7 @@ interface Args {
 }
 
 /** A message as a short line: `bitfield 12/12 pieces`, `have 3`... */
-export function describeMessage(m: Message, pieceCount?: number): string {
+export function describeMessage(m: Message, pieceCount?: number, extName?: string): string {
   switch (m.type) {
     case 'bitfield':
       return `bitfield ${countPieces(m.bitfield, pieceCount)}${pieceCount !== undefined ? `/${pieceCount}` : ` of ${m.bitfield.length * 8} bits`} pieces`;
@@ -55,7 +55,7 @@ export function describeMessage(m: Message, pieceCount?: number): string {
     case 'port':
       return `port ${m.port}`;
     case 'extended':
-      return `extended #${m.extId} (${m.payload.length} bytes)`;
+      return `extended ${extName ?? `#${m.extId}`} (${m.payload.length} bytes)`;
     case 'unknown':
       return `unknown id ${m.id} (${m.payload.length} bytes)`;
     default:
@@ -63,14 +63,14 @@ export function describeMessage(m: Message, pieceCount?: number): string {
   }
 }
 
-export function messageJson(m: Message): Record<string, unknown> {
+export function messageJson(m: Message, extName?: string): Record<string, unknown> {
   switch (m.type) {
     case 'bitfield':
       return { type: m.type, bitfield: toHex(m.bitfield) };
     case 'piece':
       return { type: m.type, index: m.index, begin: m.begin, length: m.block.length };
     case 'extended':
-      return { type: m.type, extId: m.extId, length: m.payload.length };
+      return { type: m.type, extId: m.extId, name: extName ?? null, length: m.payload.length };
     case 'unknown':
       return { type: m.type, id: m.id, payload: toHex(m.payload) };
     case 'hash_request':
@@ -118,6 +118,8 @@ export async function handler(argv: Args): Promise<number> {
   const ext = conn.remoteExtended;
   const bits = reservedBitsSet(hs.reserved);
   const firstShown = first.filter((m) => !(m.type === 'extended' && m.extId === 0));
+  // Incoming extended ids are the ones WE announced in our m dict (BEP 10).
+  const extName = (m: Message): string | undefined => (m.type === 'extended' ? conn.extensions.nameFor('in', m.extId) : undefined);
   if (argv.json) {
     io.out(
       JSON.stringify(
@@ -132,7 +134,7 @@ export async function handler(argv: Args): Promise<number> {
           extensions: bits.map((b) => b.name),
           // Addresses as text: jsonOf would show 4 raw bytes as a (misleading) string.
           extended: ext ? { ...(jsonOf(ext.doc.root) as object), ...(ext.yourip ? { yourip: formatIp(ext.yourip) } : {}), ...(ext.ipv4 ? { ipv4: formatIp(ext.ipv4) } : {}), ...(ext.ipv6 ? { ipv6: formatIp(ext.ipv6) } : {}) } : null,
-          firstMessages: firstShown.map(messageJson),
+          firstMessages: firstShown.map((m) => messageJson(m, extName(m))),
           closedByPeer: conn.closeReason ? conn.closeReason.message : null,
         },
         null,
@@ -158,7 +160,7 @@ export async function handler(argv: Args): Promise<number> {
     const known = new Set(['m', 'v', 'metadata_size', 'reqq', 'p', 'yourip', 'upload_only']);
     for (const [k, v] of ext.doc.root.entries()) if (!known.has(k.str())) rows.push([`  ${k.str()}`, JSON.stringify(jsonOf(v))]);
   } else rows.push(['extended', conn.extendedSupported ? `none within ${argv.wait} s` : 'not supported (BEP 10 bit clear)']);
-  rows.push(['first messages', firstShown.length ? firstShown.slice(0, 12).map((m) => describeMessage(m, pieceCount)).join(', ') + (firstShown.length > 12 ? ` … ${firstShown.length} in all` : '') : `none within ${argv.wait} s`]);
+  rows.push(['first messages', firstShown.length ? firstShown.slice(0, 12).map((m) => describeMessage(m, pieceCount, extName(m))).join(', ') + (firstShown.length > 12 ? ` … ${firstShown.length} in all` : '') : `none within ${argv.wait} s`]);
   if (conn.closeReason) rows.push(['closed', conn.closeReason.message]);
   const w = Math.max(...rows.map(([k]) => k.length));
   io.out(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
