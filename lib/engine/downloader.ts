@@ -357,7 +357,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
     await Promise.race([completedEvent, new Promise((r) => setTimeout(r, 2000).unref())]);
     await swarm.stop();
     server?.close();
-    await storage.sync();
+    await storage.drain(); // in the page cache: safe from kill -9; a power cut is caught by the resume check
     await storage.close();
     await journal.close();
   }

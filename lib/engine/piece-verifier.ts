@@ -28,6 +28,11 @@ export class PieceVerifier {
     return Math.min(this.pieceLength, this.storage.length - index * this.pieceLength);
   }
 
+  /** A SHA-1 computed elsewhere (hashed as the blocks arrived) against the piece's hash. */
+  matches(index: number, digest: Uint8Array): boolean {
+    return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).equals(this.expected(index));
+  }
+
   expected(index: number): Uint8Array {
     return this.pieces.subarray(index * 20, index * 20 + 20);
   }
@@ -35,15 +40,16 @@ export class PieceVerifier {
   /**
    * Read the piece from disk and compare its SHA-1. `missing` > 0 means part of
    * it is not on disk (it cannot match). Checks are serialised: one buffer.
-   * `withData` sees the piece's bytes before the buffer is reused (smart ban).
+   * `withData` sees the piece's bytes and the verdict before the buffer is
+   * reused (smart ban hashes blocks only when it needs to).
    */
-  verify(index: number, withData?: (bytes: Uint8Array) => void): Promise<{ ok: boolean; missing: number }> {
+  verify(index: number, withData?: (bytes: Uint8Array, ok: boolean) => void): Promise<{ ok: boolean; missing: number }> {
     const run = async (): Promise<{ ok: boolean; missing: number }> => {
       const size = this.pieceSize(index);
       const { bytes, missing } = await this.storage.read(index * this.pieceLength, size, this.buffer);
-      const digest = createHash('sha1').update(bytes).digest();
-      withData?.(bytes);
-      return { ok: missing === 0 && digest.equals(this.expected(index)), missing };
+      const ok = missing === 0 && this.matches(index, createHash('sha1').update(bytes).digest());
+      withData?.(bytes, ok);
+      return { ok, missing };
     };
     const p = this.chain.then(run, run);
     this.chain = p.catch(() => undefined);

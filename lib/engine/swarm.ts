@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import type { Torrent } from '../metainfo/types.js';
 import { PiecePicker, type BlockRequest } from './piece-picker.js';
 import { PieceVerifier, blockDigests } from './piece-verifier.js';
@@ -10,11 +11,14 @@ import { decodeUtPex } from '../wire/ut-pex.js';
 import { decodeUtMetadata, encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '../wire/ut-metadata.js';
 import { LOCAL_EXTENSION_IDS } from '../wire/extended.js';
 
+/** Consecutive blocks gathered into one write (16 x 16 KiB = 256 KiB). */
+const WRITE_RUN = 16;
+
 /**
  * One torrent's swarm as seen by btscope: every connected peer, both roles at
  * once. As a downloader it keeps each peer's request pipeline full (sized to
- * the peer's rate, never above its `reqq`), writes blocks at their offsets,
- * verifies pieces as they complete, announces them with have, and bans peers
+ * the peer's rate, never above its `reqq`), writes blocks at their offsets
+ * (gathered per piece), hashes pieces as their blocks arrive, announces them with have, and bans peers
  * whose data fails (smart ban: a peer whose block differs from the block that
  * finally verified is banned at once; others after repeated failures). As a
  * seeder it answers interested peers, unchokes a few, and serves verified
@@ -34,6 +38,8 @@ export interface SwarmOptions {
   maxStrikes?: number;
   /** Upper bound of any peer's request pipeline (default 1024). */
   maxQueue?: number;
+  /** Received blocks held for gathered writes, at most (default 16 MiB). */
+  maxUnwrittenBytes?: number;
   /** Pipeline when the peer gives no reqq (BEP 10 suggests libtorrent's 250). */
   defaultReqq?: number;
   random?: () => number;
@@ -81,8 +87,17 @@ export class Swarm {
   private readonly verifier: PieceVerifier;
   private readonly pendingWrites = new Map<number, number>();
   private readonly awaitingVerify = new Set<number>();
+  private readonly unwritten = new Map<number, { begin: number; block: Uint8Array }[]>();
+  private unwrittenBytes = 0;
   private readonly suspects = new Map<number, { peer: SwarmPeer; block: number; digest: Buffer }[]>();
   private readonly pieceCache = new Map<number, Promise<Uint8Array>>();
+  /**
+   * SHA-1 of each piece fed with its blocks as they arrive in order (the usual
+   * case: one peer's requests go out in order), so a finished piece is checked
+   * without reading it back. A block out of order drops the piece to the
+   * read-back check.
+   */
+  private readonly running = new Map<number, { hash: Hash; next: number } | null>();
   private tickTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private completeResolve!: () => void;
@@ -272,21 +287,68 @@ export class Swarm {
     p.gotData = true;
     this.dataPeers.add(p.link.address);
     for (const other of r.cancel) other.link.send({ type: 'cancel', index, begin, length: block.length });
+    this.hashAlong(index, begin, block);
     this.o.journal?.markWritten(index);
-    this.pendingWrites.set(index, (this.pendingWrites.get(index) ?? 0) + 1);
     if (r.pieceDone) this.awaitingVerify.add(index);
-    this.o.storage.write(index * this.o.torrent.pieceLength + begin, block).then(
-      () => {
-        const n = this.pendingWrites.get(index)! - 1;
-        if (n > 0) this.pendingWrites.set(index, n);
-        else {
-          this.pendingWrites.delete(index);
-          if (this.awaitingVerify.delete(index)) void this.verify(index);
-        }
-      },
-      (e: Error) => this.fail(e),
-    );
+    // Blocks wait in memory (views into the socket's chunks) and go to disk as
+    // one gathered write per run of the piece: when it is complete, every
+    // WRITE_RUN blocks, or when too much waits in all.
+    let list = this.unwritten.get(index);
+    if (!list) this.unwritten.set(index, (list = []));
+    list.push({ begin, block });
+    this.unwrittenBytes += block.length;
+    if (r.pieceDone || list.length >= WRITE_RUN) this.flush(index);
+    if (this.unwrittenBytes > (this.o.maxUnwrittenBytes ?? 16 * 1024 * 1024)) for (const i of [...this.unwritten.keys()]) this.flush(i);
     this.fill(p);
+  }
+
+  /** Write the piece's waiting blocks: runs of consecutive blocks, each one gathered write. */
+  private flush(index: number): void {
+    const list = this.unwritten.get(index);
+    if (!list) return;
+    this.unwritten.delete(index);
+    list.sort((a, b) => a.begin - b.begin);
+    let start = 0;
+    for (let i = 1; i <= list.length; i++) {
+      if (i < list.length && list[i]!.begin === list[i - 1]!.begin + list[i - 1]!.block.length) continue;
+      const run = list.slice(start, i);
+      start = i;
+      const bytes = run.reduce((n, b) => n + b.block.length, 0);
+      this.pendingWrites.set(index, (this.pendingWrites.get(index) ?? 0) + 1);
+      this.o.storage.writeParts(index * this.o.torrent.pieceLength + run[0]!.begin, run.map((b) => b.block)).then(
+        () => {
+          this.unwrittenBytes -= bytes;
+          const n = this.pendingWrites.get(index)! - 1;
+          if (n > 0) this.pendingWrites.set(index, n);
+          else {
+            this.pendingWrites.delete(index);
+            if (this.awaitingVerify.delete(index)) void this.verify(index);
+          }
+        },
+        (e: Error) => this.fail(e),
+      );
+    }
+  }
+
+  /** Every waiting block to disk, and those writes done (before stopping). */
+  async flushAll(): Promise<void> {
+    for (const i of [...this.unwritten.keys()]) this.flush(i);
+    await this.o.storage.drain();
+  }
+
+  private hashAlong(index: number, begin: number, block: Uint8Array): void {
+    let r = this.running.get(index);
+    if (r === undefined) {
+      r = begin === 0 ? { hash: createHash('sha1'), next: 0 } : null;
+      this.running.set(index, r);
+    }
+    if (r === null) return;
+    if (r.next !== begin) {
+      this.running.set(index, null);
+      return;
+    }
+    r.hash.update(block);
+    r.next += block.length;
   }
 
   private async verify(index: number): Promise<void> {
@@ -294,13 +356,20 @@ export class Swarm {
     let digests: Buffer[] | undefined;
     const suspects = this.suspects.get(index);
     const failedBefore = suspects !== undefined;
-    let result;
-    try {
-      result = await this.verifier.verify(index, (bytes) => {
-        digests = blockDigests(bytes, this.picker.blockSize);
-      });
-    } catch (e) {
-      return this.fail(e as Error);
+    const along = this.running.get(index);
+    this.running.delete(index);
+    let result: { ok: boolean };
+    if (along && along.next === this.picker.pieceSize(index) && this.verifier.matches(index, along.hash.digest()) && !failedBefore) {
+      // Hashed as it arrived and right: no read-back. (A wrong one is read back below for smart ban's block digests.)
+      result = { ok: true };
+    } else {
+      try {
+        result = await this.verifier.verify(index, (bytes, ok) => {
+          if (!ok || failedBefore) digests = blockDigests(bytes, this.picker.blockSize);
+        });
+      } catch (e) {
+        return this.fail(e as Error);
+      }
     }
     if (this.stopped) return;
     if (result.ok) {
@@ -480,6 +549,7 @@ export class Swarm {
 
   /** Close every peer and stop the timers. */
   async stop(): Promise<void> {
+    for (const i of [...this.unwritten.keys()]) this.flush(i);
     this.stopped = true;
     clearInterval(this.tickTimer);
     for (const p of [...this.peers]) p.link.close();

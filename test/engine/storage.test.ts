@@ -70,6 +70,29 @@ describe('Storage write/read', () => {
     }
   });
 
+  it('writeParts: consecutive blocks as gathered writes across files and pad files, same bytes as block writes', async () => {
+    const files = layout([5000, 1, 0, ['pad', 3000], 20000, 7]);
+    const s = new Storage(files, { root: dir, maxOpenFiles: 2 });
+    const data = bytesOf(s.length, 5);
+    // Runs of uneven parts (one of them empty) that cut across every file boundary.
+    const cuts = [0, 1, 4999, 5000, 5001, 5001, 7000, 8002, 9000, 20000, s.length];
+    const runs: [number, Uint8Array[]][] = [];
+    for (let i = 0; i + 3 < cuts.length; i += 3) {
+      runs.push([cuts[i]!, [0, 1, 2].map((k) => data.subarray(cuts[i + k]!, cuts[i + k + 1]!))]);
+    }
+    const last = cuts[cuts.length - 1 - ((cuts.length - 1) % 3)]!;
+    runs.push([last, [data.subarray(last)]]);
+    await Promise.all(runs.map(([at, parts]) => s.writeParts(at, parts)));
+    await s.drain();
+    const back = await s.read(0, s.length);
+    for (const f of files) {
+      const want = f.pad ? new Uint8Array(f.length) : data.subarray(f.offset, f.offset + f.length);
+      expect(Buffer.from(back.bytes.subarray(f.offset, f.offset + f.length)).equals(Buffer.from(want))).toBe(true);
+    }
+    await s.close();
+    expect((await readdir(path.join(dir, 't'))).sort()).toEqual(['f0', 'f1', 'f4', 'f5']);
+  });
+
   it('never writes pad files, and reads them as zeros', async () => {
     const files = layout([100, ['pad', 28], 50]);
     const s = new Storage(files, { root: dir });
