@@ -64,13 +64,13 @@ export async function startCapture(file: string, ports: number[]): Promise<{ sto
 }
 
 /** A file of random bytes and a torrent for it (mktorrent). */
-export async function makeTorrent(dir: string, name: string, size: number, pieceLengthLog2 = 16): Promise<{ torrent: string; data: Buffer; dataDir: string }> {
+export async function makeTorrent(dir: string, name: string, size: number, pieceLengthLog2 = 16, announce = 'http://127.0.0.1:1/announce'): Promise<{ torrent: string; data: Buffer; dataDir: string }> {
   const dataDir = join(dir, 'seed');
   await mkdir(dataDir, { recursive: true });
   const data = randomBytes(size);
   await writeFile(join(dataDir, name), data);
   const torrent = join(dir, `${name}.torrent`);
-  await execFileP('mktorrent', ['-l', String(pieceLengthLog2), '-a', 'http://127.0.0.1:1/announce', '-o', torrent, join(dataDir, name)], { timeout: 30_000 });
+  await execFileP('mktorrent', ['-l', String(pieceLengthLog2), '-a', announce, '-o', torrent, join(dataDir, name)], { timeout: 30_000 });
   return { torrent, data, dataDir };
 }
 
@@ -100,6 +100,8 @@ export async function tsharkCounts(file: string, decodeAs: string[]): Promise<Re
   const parts = stdout.split('<proto name="bittorrent"').slice(1);
   for (const p of parts) {
     const body = p.slice(0, p.indexOf('</proto>') >= 0 ? endOfProto(p) : p.length);
+    // "Continuation data": bytes tshark could not frame (e.g. an MSE/PE exchange), not a message.
+    if (body.includes('name="bittorrent.continuous_data"')) continue;
     if (body.includes('name="bittorrent.protocol.name"')) add('handshake');
     else {
       const m = /name="bittorrent\.msg\.type"[^>]*show="(\d+)"/.exec(body);
