@@ -263,7 +263,8 @@ export class PeerConnection extends EventEmitter<Events> {
       if (this.closed) return;
       if (f.kind === 'handshake') {
         const hs = decodeHandshake(f.bytes, f.offset);
-        this.remote = { reserved: hs.value.reserved.slice(), infoHash: hs.value.infoHash.slice(), peerId: hs.value.peerId.slice() };
+        // new Uint8Array(x) copies; Buffer#slice (socket chunks are Buffers) would not.
+        this.remote = { reserved: new Uint8Array(hs.value.reserved), infoHash: new Uint8Array(hs.value.infoHash), peerId: new Uint8Array(hs.value.peerId) };
         this.remoteClient = decodePeerId(this.remote.peerId);
         this.opts.onFrame?.({ ...hs.frame, meta: { direction: 'in', peer: this.address } }, 'in');
         const want = this.opts.infoHash;
@@ -337,7 +338,8 @@ export class PeerConnection extends EventEmitter<Events> {
         break;
       case 'bitfield':
         s.bitfieldsReceived++;
-        s.peerPieces = m.bitfield.slice();
+        // A copy: `have`s set bits in it, and the message (a view into the socket chunk) must keep what the peer sent.
+        s.peerPieces = new Uint8Array(m.bitfield);
         break;
       case 'have_all':
         s.peerHasAll = true;

@@ -26,3 +26,17 @@ export class PeerError extends TransportError {
     return new PeerError(e.code, `${what}: ${e.message} (at byte ${e.offset})`, peer, e.offset, { cause: e });
   }
 }
+
+/**
+ * Codes where the peer did answer, and the answer was no (wrong data, a
+ * refusal, no metadata to give): a tool exits 1 for these ("the answer is
+ * no"), and 4 when every peer failed on the network or broke the protocol.
+ */
+export const ANSWERED_NO_CODES: ReadonlySet<string> = new Set([
+  'hash_mismatch',
+  'metadata_hash_mismatch',
+  'metadata_rejected',
+  'no_ut_metadata',
+  'no_metadata_size',
+  'no_extensions',
+]);

@@ -7,6 +7,7 @@ import { decode } from '../../lib/bencode/decode.js';
 import { bytesEqual } from '../../lib/core/bytes.js';
 import type { Frame } from '../../lib/core/field.js';
 import type { Direction } from '../../lib/wire/extended.js';
+import type { Message } from '../../lib/wire/messages.js';
 import { behaviors, sha1, startHostilePeer, type HostilePeer, type ScriptedConnection } from '../helpers/hostile-peer.js';
 
 // A torrent made in the test: 5 pieces of 32 KiB, the last one short.
@@ -218,5 +219,25 @@ describe('PeerConnection.accept (incoming, as a seeder uses it)', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('PeerConnection state does not alias what was received', () => {
+  it('a have after a bitfield updates peerPieces, not the bitfield message (socket chunks are Buffers: slice() would be a view)', async () => {
+    const p = await peer(async (c) => {
+      const hs = await c.readHandshake();
+      await c.sendHandshake({ infoHash: hs!.infoHash, reserved: new Uint8Array(8) });
+      await c.write(Uint8Array.from([0, 0, 0, 2, 5, 0xa8, 0, 0, 0, 5, 4, 0, 0, 0, 1])); // bitfield a8 + have 1, one chunk
+      await c.readFrame();
+    });
+    const conn = await connect(p);
+    const got: Message[] = [];
+    conn.on('message', (m) => got.push(m));
+    await conn.waitFor((m) => m.type === 'have', 2000);
+    expect(got.map((m) => m.type)).toEqual(['bitfield', 'have']);
+    expect(got[0]!.type === 'bitfield' && [...got[0]!.bitfield]).toEqual([0xa8]);
+    expect([...conn.state.peerPieces]).toEqual([0xe8]);
+    expect(conn.remote.peerId).not.toBeInstanceOf(Buffer);
+    conn.close();
   });
 });

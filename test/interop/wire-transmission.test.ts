@@ -153,7 +153,7 @@ describe.skipIf(!havePeers('transmission-daemon', 'transmission-create'))('wire 
         conn.on('extended', (name, payload) => {
           if (name !== 'ut_pex') return;
           clearTimeout(timer);
-          resolve(payload.slice());
+          resolve(new Uint8Array(payload));
         });
       });
       const r = decodeUtPex(pex, 0);

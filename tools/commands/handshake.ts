@@ -24,7 +24,7 @@ export function builder(y: Argv) {
     .example('$0 handshake x.torrent 127.0.0.1:6881', 'reserved bits, client, extended handshake, first messages')
     .example('$0 handshake --json <hash> 127.0.0.1:6881 | jq .client', 'peerId (hex), client, reserved (hex), extensions, extended (or null)')
     .example('$0 handshake --frames x.torrent 127.0.0.1:6881', 'every frame both ways as annotated hex')
-    .epilogue('Exit codes: 0 handshake done; 4 refused, timed out, wrong info-hash or a protocol violation (the message says which byte).');
+    .epilogue('Exit codes: 0 handshake done; 2 usage (bad HOST:PORT); 3 TARGET undecodable (not a torrent, magnet or info-hash); 4 refused, timed out, wrong info-hash or a protocol violation (the message says which byte).');
 }
 
 interface Args {

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { formatBytes, toHex } from '../../lib/core/bytes.js';
 import { TransportError, UsageError } from '../../lib/core/errors.js';
 import { PeerConnection, PeerError, makePeerId } from '../../lib/engine/peer-connection.js';
+import { ANSWERED_NO_CODES } from '../../lib/engine/peer-error.js';
 import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
 import { findPeers, resolveTarget } from '../../lib/engine/peer-source.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
@@ -20,7 +21,7 @@ export function builder(y: Argv) {
     .option('peer', { type: 'string', array: true, describe: 'HOST:PORT to ask (repeatable); default: the magnet\'s x.pe, then its trackers' })
     .option('o', { alias: 'output', type: 'string', describe: 'Where to write the .torrent (default: <info-hash>.torrent)' })
     .example('$0 metadata "magnet:?xt=urn:btih:..." --peer 127.0.0.1:6881 -o x.torrent', 'metadata from one peer')
-    .epilogue('Peers are tried one after another until one gives metadata that hashes right. Exit codes: 0 written; 1 no peer gave it; 4 network.');
+    .epilogue('Peers are tried one after another until one gives metadata that hashes right. Exit codes: 0 written; 1 a peer answered but gave no metadata or metadata of the wrong hash; 2 usage; 3 MAGNET undecodable; 4 every peer refused, timed out or broke the protocol.');
 }
 
 interface Args {
@@ -43,6 +44,7 @@ export async function handler(argv: Args): Promise<number> {
   const peers = await findPeers(target, { ...(argv.peer ? { peers: argv.peer } : {}), peerId, timeoutMs: left(), onNote: (t) => io.errIsTTY && io.err(t) });
   const sink = frameSink(argv);
   const failures: string[] = [];
+  let answeredNo = false;
   for (const addr of peers) {
     if (Date.now() >= deadline) break;
     let conn: PeerConnection | undefined;
@@ -70,6 +72,7 @@ export async function handler(argv: Args): Promise<number> {
       return EXIT.ok;
     } catch (e) {
       if (!(e instanceof PeerError)) throw e;
+      if (ANSWERED_NO_CODES.has(e.code)) answeredNo = true;
       failures.push(`${e.message} (${e.code})`);
     } finally {
       conn?.close();
@@ -78,6 +81,6 @@ export async function handler(argv: Args): Promise<number> {
   if (argv.json) io.out(JSON.stringify({ infoHash: toHex(target.infoHash), file: null, failures }, null, 2));
   else for (const f of failures) io.err(f);
   if (failures.length === 0) throw new TransportError('timeout', `no peer tried within ${argv.timeout} s`);
-  io.err(`no peer gave metadata for ${toHex(target.infoHash)} (${failures.length} tried)`);
-  return EXIT.failure;
+  io.err(`no peer gave metadata for ${toHex(target.infoHash)} (${failures.length} tried${answeredNo ? '' : ', none answered'})`);
+  return answeredNo ? EXIT.failure : EXIT.network;
 }

@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { bytesEqual, toHex } from '../../lib/core/bytes.js';
 import { TransportError, UsageError } from '../../lib/core/errors.js';
 import { PeerConnection, PeerError, makePeerId } from '../../lib/engine/peer-connection.js';
+import { ANSWERED_NO_CODES } from '../../lib/engine/peer-error.js';
 import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
 import { findPeers, resolveTarget } from '../../lib/engine/peer-source.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
@@ -25,7 +26,7 @@ export function builder(y: Argv) {
     .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'File to write the piece to' })
     .option('pipeline', { type: 'number', default: 16, describe: 'Block requests kept outstanding' })
     .example('$0 piece x.torrent 0 --peer 127.0.0.1:6881 -o piece0.bin', 'one piece, hash checked')
-    .epilogue('Exit codes: 0 written and the hash matches; 1 no peer gave a piece with the right hash (nothing written); 4 network.');
+    .epilogue('Exit codes: 0 written and the hash matches; 1 a peer answered with data of the wrong hash (nothing written); 2 usage (bad HOST:PORT, index out of range); 3 TARGET undecodable; 4 every peer refused, timed out or broke the protocol.');
 }
 
 interface Args {
@@ -51,6 +52,7 @@ export async function handler(argv: Args): Promise<number> {
   const peers = await findPeers(target, { ...(argv.peer ? { peers: argv.peer } : {}), peerId, timeoutMs: left() });
   const sink = frameSink(argv);
   const failures: string[] = [];
+  let answeredNo = false;
   for (const addr of peers) {
     if (Date.now() >= deadline) break;
     let conn: PeerConnection | undefined;
@@ -75,6 +77,7 @@ export async function handler(argv: Args): Promise<number> {
       const ms = performance.now() - t0;
       const got = new Uint8Array(createHash('sha1').update(data).digest());
       if (!bytesEqual(got, want)) {
+        answeredNo = true;
         failures.push(`${conn.peer}: piece ${argv.index} hashes to ${toHex(got)}, the torrent says ${toHex(want)} (hash_mismatch)`);
         continue;
       }
@@ -90,6 +93,7 @@ export async function handler(argv: Args): Promise<number> {
       return EXIT.ok;
     } catch (e) {
       if (!(e instanceof PeerError)) throw e;
+      if (ANSWERED_NO_CODES.has(e.code)) answeredNo = true;
       failures.push(`${e.message} (${e.code})`);
     } finally {
       conn?.close();
@@ -98,8 +102,8 @@ export async function handler(argv: Args): Promise<number> {
   if (argv.json) io.out(JSON.stringify({ index: argv.index, hashOk: false, file: null, failures }, null, 2));
   else for (const f of failures) io.err(f);
   if (failures.length === 0) throw new TransportError('timeout', `no peer tried within ${argv.timeout} s`);
-  io.err(`no peer gave piece ${argv.index} with the right hash (${failures.length} tried); nothing written`);
-  return EXIT.failure;
+  io.err(`no peer gave piece ${argv.index} with the right hash (${failures.length} tried${answeredNo ? '' : ', none answered'}); nothing written`);
+  return answeredNo ? EXIT.failure : EXIT.network;
 }
 
 function check(t: Torrent, index: number): void {
