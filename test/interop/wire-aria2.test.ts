@@ -57,8 +57,15 @@ describe.skipIf(!havePeers('aria2c', 'mktorrent'))('wire interop: aria2c seeding
     );
     await waitListening(port, 20_000);
   });
-  afterAll(() => {
-    proc?.kill('SIGTERM');
+  afterAll(async () => {
+    // aria2c shuts down gracefully on SIGTERM (a few seconds): wait for it, bounded, then SIGKILL.
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes, createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
+import { startLtSeed, type LtSeed } from '../helpers/lt-seed.js';
 import { captureIo } from '../../tools/io.js';
 import * as handshakeTool from '../../tools/commands/handshake.js';
 import * as metadataTool from '../../tools/commands/metadata.js';
@@ -13,32 +14,9 @@ import { PeerConnection, makePeerId } from '../../lib/engine/peer-connection.js'
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { toHex } from '../../lib/core/bytes.js';
 
-/** Start test/helpers/lt_seed.py; resolves with its port once it prints "ready PORT". */
-export function startLtSeed(torrent: string, dir: string): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(LIBTORRENT_PYTHON, ['test/helpers/lt_seed.py', torrent, dir, '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`lt_seed not ready in 30 s: ${err}`)), 30_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, port: Number(m[1]) });
-      }
-    });
-    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`lt_seed exited ${code}: ${err}`));
-    });
-  });
-}
-
 describe.skipIf(!havePeers('libtorrent', 'mktorrent'))('wire interop: libtorrent 2.0 seeding on loopback', () => {
   let dir: string;
-  let seed: { proc: ChildProcess; port: number };
+  let seed: LtSeed;
   let data: Uint8Array;
   let torrentPath: string;
   let infoHash: string;
@@ -53,8 +31,8 @@ describe.skipIf(!havePeers('libtorrent', 'mktorrent'))('wire interop: libtorrent
     infoHash = toHex(parseTorrent(new Uint8Array(readFileSync(torrentPath))).infoHash!);
     seed = await startLtSeed(torrentPath, dir);
   });
-  afterAll(() => {
-    seed?.proc.kill('SIGTERM');
+  afterAll(async () => {
+    await seed?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,6 +6,7 @@ import { PeerConnection, PeerError, makePeerId } from '../../lib/engine/peer-con
 import { ANSWERED_NO_CODES } from '../../lib/engine/peer-error.js';
 import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
 import { findPeers, resolveTarget } from '../../lib/engine/peer-source.js';
+import { formatEndpoint } from '../../lib/wire/address.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf } from '../io.js';
@@ -42,6 +43,7 @@ export async function handler(argv: Args): Promise<number> {
   const left = (): number => Math.max(1, deadline - Date.now());
   const peerId = makePeerId();
   const peers = await findPeers(target, { ...(argv.peer ? { peers: argv.peer } : {}), peerId, timeoutMs: left(), onNote: (t) => io.errIsTTY && io.err(t) });
+  const skippedSelf = (peers.skippedSelf ?? []).map((p) => `${formatEndpoint(p.host, p.port)}`);
   const sink = frameSink(argv);
   const failures: string[] = [];
   let answeredNo = false;
@@ -62,8 +64,9 @@ export async function handler(argv: Args): Promise<number> {
       const out = argv.o ?? `${toHex(target.infoHash)}.torrent`;
       await writeFile(out, file);
       if (argv.json) {
-        io.out(JSON.stringify({ peer: r.peer, infoHash: toHex(target.infoHash), name: t.name, metadataSize: r.info.length, metadataPieces: r.pieces, length: t.length, pieceCount: t.pieceCount, file: out, failures }, null, 2));
+        io.out(JSON.stringify({ peer: r.peer, infoHash: toHex(target.infoHash), name: t.name, metadataSize: r.info.length, metadataPieces: r.pieces, length: t.length, pieceCount: t.pieceCount, file: out, failures, skippedSelf }, null, 2));
       } else {
+        for (const a of skippedSelf) io.err(`skipped ${a}: our own entry, echoed back by a tracker`);
         for (const f of failures) io.err(`skipped ${f}`);
         io.out(`${r.peer}: ${r.info.length} bytes of metadata in ${r.pieces} piece${r.pieces === 1 ? '' : 's'}, SHA-1 matches ${toHex(target.infoHash)}`);
         io.out(`name ${JSON.stringify(t.name)}, ${formatBytes(t.length)} in ${t.pieceCount} pieces of ${formatBytes(t.pieceLength)}, ${t.files.length} file${t.files.length === 1 ? '' : 's'}`);

@@ -7,6 +7,7 @@ import { PeerConnection, PeerError, makePeerId } from '../../lib/engine/peer-con
 import { ANSWERED_NO_CODES } from '../../lib/engine/peer-error.js';
 import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
 import { findPeers, resolveTarget } from '../../lib/engine/peer-source.js';
+import { formatEndpoint } from '../../lib/wire/address.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { pieceHashV1, pieceSize } from '../../lib/metainfo/layout.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
@@ -50,6 +51,7 @@ export async function handler(argv: Args): Promise<number> {
   const left = (): number => Math.max(1, deadline - Date.now());
   const peerId = makePeerId();
   const peers = await findPeers(target, { ...(argv.peer ? { peers: argv.peer } : {}), peerId, timeoutMs: left() });
+  const skippedSelf = (peers.skippedSelf ?? []).map((p) => `${formatEndpoint(p.host, p.port)}`);
   const sink = frameSink(argv);
   const failures: string[] = [];
   let answeredNo = false;
@@ -84,8 +86,9 @@ export async function handler(argv: Args): Promise<number> {
       await writeFile(argv.o, data);
       const blocks = Math.ceil(length / 16384);
       if (argv.json) {
-        io.out(JSON.stringify({ peer: conn.peer, index: argv.index, length, blocks, sha1: toHex(got), hashOk: true, file: argv.o, ms: Math.round(ms), client: conn.remoteClient.client, failures }, null, 2));
+        io.out(JSON.stringify({ peer: conn.peer, index: argv.index, length, blocks, sha1: toHex(got), hashOk: true, file: argv.o, ms: Math.round(ms), client: conn.remoteClient.client, failures, skippedSelf }, null, 2));
       } else {
+        for (const a of skippedSelf) io.err(`skipped ${a}: our own entry, echoed back by a tracker`);
         for (const f of failures) io.err(`skipped ${f}`);
         io.out(`${conn.peer} (${conn.remoteClient.client}${conn.remoteClient.version ? ` ${conn.remoteClient.version}` : ''}): piece ${argv.index}, ${length} bytes in ${blocks} blocks, ${ms.toFixed(0)} ms`);
         io.out(`SHA-1 ${toHex(got)} matches the torrent; wrote ${argv.o}`);
