@@ -47,6 +47,9 @@ export interface PeerLinkOptions {
   onFrame?: (frame: Frame, direction: Direction) => void;
 }
 
+/** Bytes a peer's outgoing buffer may hold before the seeder waits for 'drain'. */
+const SEND_BUFFER = 1024 * 1024;
+
 export class PeerLink {
   /** Their handshake. */
   remote!: Handshake;
@@ -255,8 +258,23 @@ export class PeerLink {
     return ok;
   }
 
+  /**
+   * Room for more outgoing data. Node's socket buffer reports "full" past
+   * 16 KiB (one block), which would make a seeder ping-pong one block per
+   * 'drain'; we keep up to SEND_BUFFER bytes queued instead (memory per peer
+   * stays bounded by it).
+   */
   get writable(): boolean {
-    return !this.closed && !this.socket.writableNeedDrain;
+    return !this.closed && this.socket.writableLength < SEND_BUFFER;
+  }
+
+  /** Hold writes until uncork() so a batch of pieces leaves in few system calls. */
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
   }
 
   private writeRaw(bytes: Uint8Array): boolean {

@@ -11,6 +11,9 @@ import { decodeUtPex } from '../wire/ut-pex.js';
 import { decodeUtMetadata, encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '../wire/ut-metadata.js';
 import { LOCAL_EXTENSION_IDS } from '../wire/extended.js';
 
+/** Pieces a seeder reads ahead of the one it is sending, per peer. */
+const READ_AHEAD = 4;
+
 /** Consecutive blocks gathered into one write (16 x 16 KiB = 256 KiB). */
 const WRITE_RUN = 16;
 
@@ -69,6 +72,8 @@ export interface SwarmPeer {
   readonly uploads: BlockRequest[];
   serving: boolean;
   gotData: boolean;
+  /** A pipeline top-up is queued for the end of the current socket chunk. */
+  refillQueued: boolean;
 }
 
 export class Swarm {
@@ -165,6 +170,7 @@ export class Swarm {
       uploads: [],
       serving: false,
       gotData: false,
+      refillQueued: false,
     };
     this.peers.add(p);
     this.picker.addPeer(p);
@@ -260,13 +266,30 @@ export class Swarm {
     this.fill(p);
   }
 
-  /** Keep the peer's pipeline at its target depth. */
-  private fill(p: SwarmPeer): void {
+  /**
+   * Top the pipeline up once the socket chunk being parsed is done (a
+   * microtask), and only when a batch's worth is missing: a 64 KiB chunk holds
+   * about four blocks, so this sends requests in batches, not one small write
+   * per block.
+   */
+  private refill(p: SwarmPeer): void {
+    if (p.refillQueued) return;
+    p.refillQueued = true;
+    queueMicrotask(() => {
+      p.refillQueued = false;
+      this.fill(p, true);
+    });
+  }
+
+  /** Keep the peer's pipeline at its target depth (`batched`: only when at least a batch is missing). */
+  private fill(p: SwarmPeer, batched = false): void {
     if (p.link.closed || this.picker.complete) return;
     const reqq = p.link.extended?.reqq ?? this.o.defaultReqq ?? 250;
     const depth = Math.max(1, Math.min(p.queue, reqq, this.o.maxQueue ?? 1024));
-    const want = depth - this.picker.outstanding(p);
+    const outstanding = this.picker.outstanding(p);
+    const want = depth - outstanding;
     if (want <= 0) return;
+    if (batched && outstanding > 0 && want < Math.min(16, Math.ceil(depth / 4))) return;
     const reqs = this.picker.pick(p, want, p.peerChoking);
     if (reqs.length === 0) return;
     if (this.picker.outstanding(p) === reqs.length) p.lastBlockAt = this.now(); // the stall clock starts with the first request
@@ -282,7 +305,7 @@ export class Swarm {
     const r = this.picker.received(p, index, begin, block.length);
     if (!r.accepted) {
       this.wastedBytes += block.length;
-      return this.fill(p);
+      return this.refill(p);
     }
     p.gotData = true;
     this.dataPeers.add(p.link.address);
@@ -299,7 +322,7 @@ export class Swarm {
     this.unwrittenBytes += block.length;
     if (r.pieceDone || list.length >= WRITE_RUN) this.flush(index);
     if (this.unwrittenBytes > (this.o.maxUnwrittenBytes ?? 16 * 1024 * 1024)) for (const i of [...this.unwritten.keys()]) this.flush(i);
-    this.fill(p);
+    this.refill(p);
   }
 
   /** Write the piece's waiting blocks: runs of consecutive blocks, each one gathered write. */
@@ -449,11 +472,22 @@ export class Swarm {
     if (p.serving) return;
     p.serving = true;
     const step = async (): Promise<void> => {
+      let corked = false;
       try {
         while (p.uploads.length > 0 && p.link.writable && !this.stopped) {
           const r = p.uploads.shift()!;
+          this.readAhead(p, r.index);
           const piece = await this.readPiece(r.index);
           if (p.link.closed || p.amChoking) break;
+          // Blocks queued while the socket has room go out together on the next tick.
+          if (!corked) {
+            p.link.cork();
+            corked = true;
+            process.nextTick(() => {
+              corked = false;
+              p.link.uncork();
+            });
+          }
           p.link.sendPiece(r.index, r.begin, piece.subarray(r.begin, r.begin + r.length));
           const now = this.now();
           p.up.add(r.length, now);
@@ -467,6 +501,18 @@ export class Swarm {
       }
     };
     void step();
+  }
+
+  /** Start reading the next few pieces this peer asked for, so the disk works while the socket sends. */
+  private readAhead(p: SwarmPeer, current: number): void {
+    let last = current;
+    let started = 0;
+    for (const r of p.uploads) {
+      if (r.index === last) continue;
+      last = r.index;
+      if (!this.pieceCache.has(r.index)) this.readPiece(r.index).catch(() => {});
+      if (++started >= READ_AHEAD) break;
+    }
   }
 
   /** Whole pieces read once and served block by block; a small LRU bounds the memory. */
