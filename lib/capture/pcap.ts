@@ -32,6 +32,8 @@ export class PcapReader implements CaptureReader {
   private consumed = 0;
   private number = 0;
   private lastTime = -Infinity;
+  /** Records whose timestamp went back (the first is a diagnostic, the rest are counted). */
+  backwards = 0;
   private headerSeen = false;
   private headerBytes: Uint8Array[] = [];
   private headerLength = 0;
@@ -68,7 +70,7 @@ export class PcapReader implements CaptureReader {
       const fileOffset = this.consumed + RECORD_HEADER_LENGTH;
       this.consumed = fileOffset + h.capturedLength;
       this.number++;
-      if (time < this.lastTime) {
+      if (time < this.lastTime && this.backwards++ === 0) {
         this.note('time_backwards', `record ${this.number}: timestamp goes back ${(this.lastTime - time).toFixed(6)} s`, fileOffset - 16, fileOffset - 8);
       }
       this.lastTime = Math.max(this.lastTime, time);
@@ -112,6 +114,9 @@ export class PcapReader implements CaptureReader {
   }
 
   end(): Diagnostic[] {
+    if (this.backwards > 1) {
+      this.diagnostics.push(diagnostic('time_backwards', 'note', `timestamps went back ${this.backwards} times in all (packets are kept in file order)`, { start: 0, end: 0 }));
+    }
     if (!this.headerSeen && this.headerLength > 0) {
       throw new DecodeError('unexpected_eof', this.headerLength, 'capture ends inside the pcap file header');
     }

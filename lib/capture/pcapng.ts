@@ -64,6 +64,8 @@ export class PcapngReader implements CaptureReader {
   private carryLength = 0;
   private number = 0;
   private lastTime = -Infinity;
+  /** Records whose timestamp went back (the first is a diagnostic, the rest are counted). */
+  backwards = 0;
   private interfaceCount = 0;
 
   constructor(
@@ -133,6 +135,9 @@ export class PcapngReader implements CaptureReader {
   }
 
   end(): Diagnostic[] {
+    if (this.backwards > 1) {
+      this.diagnostics.push(diagnostic('time_backwards', 'note', `timestamps went back ${this.backwards} times in all (packets are kept in file order)`, { start: 0, end: 0 }));
+    }
     const out: Diagnostic[] = [];
     if (this.carry && this.carryLength > 0) {
       if (!this.sectionSeen) throw new DecodeError('unexpected_eof', this.consumed + this.carryLength, 'capture ends inside the pcapng section header');
@@ -233,7 +238,7 @@ export class PcapngReader implements CaptureReader {
 
   private deliver(data: Uint8Array, time: number, iface: Iface, ifId: number, origlen: number, dataOffset: number, blockOffset: number): void {
     this.number++;
-    if (time < this.lastTime) {
+    if (time < this.lastTime && this.backwards++ === 0) {
       this.note('time_backwards', `packet ${this.number}: timestamp goes back ${(this.lastTime - time).toFixed(6)} s`, blockOffset + 12, blockOffset + 20);
     }
     if (time > this.lastTime) this.lastTime = time;
