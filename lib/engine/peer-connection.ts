@@ -80,6 +80,11 @@ export function makePeerId(): Uint8Array {
   return id;
 }
 
+/** Clear the bits past `pieceCount` (in place). */
+function clearSpareBits(bitfield: Uint8Array, pieceCount: number): void {
+  for (let i = pieceCount; i < bitfield.length * 8; i++) bitfield[i >> 3]! &= ~(0x80 >> (i & 7));
+}
+
 /** Node Buffers for Uint8Arrays without copying (hexy renders Buffers correctly). */
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -340,6 +345,8 @@ export class PeerConnection extends EventEmitter<Events> {
         s.bitfieldsReceived++;
         // A copy: `have`s set bits in it, and the message (a view into the socket chunk) must keep what the peer sent.
         s.peerPieces = new Uint8Array(m.bitfield);
+        // Spare bits are a protocol error (shown as a diagnostic on the frame), not pieces.
+        if (this.opts.pieceCount !== undefined) clearSpareBits(s.peerPieces, this.opts.pieceCount);
         break;
       case 'have_all':
         s.peerHasAll = true;
@@ -370,6 +377,7 @@ export class PeerConnection extends EventEmitter<Events> {
 
   /** Does the peer have piece `index` (bitfield, haves, have all)? */
   peerHas(index: number): boolean {
+    if (index < 0 || (this.opts.pieceCount !== undefined && index >= this.opts.pieceCount)) return false;
     return this.state.peerHasAll || hasPiece(this.state.peerPieces, index);
   }
 

@@ -15,11 +15,11 @@ export interface PeerIdInfo {
 
 /** Azureus-style two-letter codes (BEP 20 and the lists clients publish). */
 export const AZUREUS_CLIENTS: Readonly<Record<string, string>> = {
-  '7T': 'aTorrent', AB: 'AnyEvent::BitTorrent', AG: 'Ares', A2: 'aria2', AR: 'Arctic', AT: 'Artemis', AV: 'Avicora',
+  '7T': 'aTorrent', AB: 'AnyEvent::BitTorrent', AG: 'Ares', 'A~': 'Ares', A2: 'aria2', AR: 'Arctic', AT: 'Artemis', AV: 'Avicora',
   AX: 'BitPump', AZ: 'Azureus/Vuze', BB: 'BitBuddy', BC: 'BitComet', BE: 'Baretorrent', BF: 'Bitflu', BG: 'BTG',
   BI: 'BiglyBT', BL: 'BitCometLite', BP: 'BitTorrent Pro', BR: 'BitRocket', BS: 'BTSlave', BT: 'BitTorrent',
   BW: 'BitWombat', BX: 'Bittorrent X', CD: 'Enhanced CTorrent', CT: 'CTorrent', DE: 'Deluge', DP: 'Propagate Data Client',
-  EB: 'EBit', ES: 'electric sheep', FC: 'FileCroc', FD: 'Free Download Manager', FT: 'FoxTorrent', FX: 'Freebox BitTorrent',
+  EB: 'EBit', ES: 'electric sheep', FC: 'FileCroc', FD: 'Free Download Manager', FG: 'FlashGet', FT: 'FoxTorrent', FW: 'FrostWire', FX: 'Freebox BitTorrent',
   GS: 'GSTorrent', HK: 'Hekate', HL: 'Halite', HM: 'hMule', HN: 'Hydranode', IL: 'iLivid', JS: 'Justseed.it', JT: 'JavaTorrent',
   KG: 'KGet', KT: 'KTorrent', LC: 'LeechCraft', LH: 'LH-ABC', LP: 'Lphant', LT: 'libtorrent (Rasterbar)', lt: 'libTorrent (rakshasa)',
   LW: 'LimeWire', MK: 'Meerkat', MO: 'MonoTorrent', MP: 'MooPolice', MR: 'Miro', MT: 'MoonlightTorrent', NB: 'Net::BitTorrent',
@@ -47,6 +47,10 @@ const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 &
 
 export function decodePeerId(peerId: Uint8Array): PeerIdInfo {
   if (peerId.length !== 20) return { client: 'unknown', style: 'unknown' };
+  const text = ascii(peerId, 0, 20);
+  // BEP 20 "other" clients whose ids look like the styles below, so they go first.
+  if (text.startsWith('-BOW')) return { client: 'Bits on Wheels', version: text.slice(4, 7), style: 'other', code: 'BOW' };
+  if (/^AZ\d{4}BT/.test(text)) return { client: 'BitTyrant (Azureus mod)', version: text.slice(2, 6).split('').join('.'), style: 'other', code: 'AZ..BT' };
   // Azureus style: '-' two chars, four version chars, '-'.
   if (peerId[0] === 0x2d && peerId[7] === 0x2d && isAlnum(peerId[1]!) && (isAlnum(peerId[2]!) || peerId[2] === 0x7e)) {
     const code = ascii(peerId, 1, 3);
@@ -55,7 +59,6 @@ export function decodePeerId(peerId: Uint8Array): PeerIdInfo {
     return { client: name ?? `unknown Azureus-style client ${JSON.stringify(code)}`, version: azureusVersion(code, v), style: 'azureus', code };
   }
   // aria2: "A2-1-36-0-" (dash-separated numbers).
-  const text = ascii(peerId, 0, 20);
   const aria2 = /^A2-(\d+)-(\d+)-(\d+)-/.exec(text);
   if (aria2) return { client: 'aria2', version: `${aria2[1]}.${aria2[2]}.${aria2[3]}`, style: 'other', code: 'A2' };
   // Mainline style: letter, then major-minor-tiny separated by dashes, padded with '-'.
@@ -67,6 +70,8 @@ export function decodePeerId(peerId: Uint8Array): PeerIdInfo {
   if (text.startsWith('exbc')) return { client: 'BitComet', version: `${peerId[4]}.${String(peerId[5]).padStart(2, '0')}`, style: 'other', code: 'exbc' };
   if (text.startsWith('XBT')) return { client: 'XBT Client', version: text.slice(3, 6).split('').join('.'), style: 'other', code: 'XBT' };
   if (text.startsWith('OP')) return { client: 'Opera', version: text.slice(2, 6), style: 'other', code: 'OP' };
+  // BitSpirit: bytes 2-3 "BS", byte 1 the major version (0 meaning 1).
+  if (peerId[2] === 0x42 && peerId[3] === 0x53 && peerId[1]! < 10) return { client: 'BitSpirit', version: `v${peerId[1] === 0 ? 1 : peerId[1]}`, style: 'other', code: 'BS' };
   if (text.startsWith('-ML')) return { client: 'MLdonkey', version: text.slice(3, text.indexOf('-', 3) > 0 ? text.indexOf('-', 3) : 10), style: 'other', code: 'ML' };
   // Shadow style: letter, up to five version chars from a 64-char alphabet, '-' padding to byte 5, then "---".
   const shadow = shadowVersion(peerId);
@@ -96,15 +101,23 @@ function azureusVersion(code: string, v: string): string {
 function shadowVersion(peerId: Uint8Array): string | undefined {
   const code = String.fromCharCode(peerId[0]!);
   if (!(code in SHADOW_CLIENTS)) return undefined;
-  // BEP 20: bytes 6..8 are "---" after a version of up to 5 chars.
-  if (!(peerId[6] === 0x2d && peerId[7] === 0x2d && peerId[8] === 0x2d)) return undefined;
+  // BEP 20: up to 5 version chars padded with '-' to byte 5, then three chars,
+  // "commonly '---', but not always" (BitTornado: "T03I--00"). A random id is
+  // not taken for one: either bytes 6..8 are "---", or the version is padded.
   const parts: number[] = [];
+  let padded = false;
   for (let i = 1; i <= 5; i++) {
     const c = String.fromCharCode(peerId[i]!);
-    if (c === '-') break;
+    if (c === '-') {
+      for (let j = i; j <= 5; j++) if (peerId[j] !== 0x2d) return undefined;
+      padded = true;
+      break;
+    }
     const n = SHADOW_ALPHABET.indexOf(c);
     if (n < 0) return undefined;
     parts.push(n);
   }
+  const dashes = peerId[6] === 0x2d && peerId[7] === 0x2d && peerId[8] === 0x2d;
+  if (!dashes && !padded) return undefined;
   return parts.length > 0 ? parts.join('.') : undefined;
 }

@@ -241,3 +241,28 @@ describe('PeerConnection state does not alias what was received', () => {
     conn.close();
   });
 });
+
+describe('PeerConnection checks bitfields against the piece count (BEP 3)', () => {
+  const sendsBitfield = (bitfield: Uint8Array) => async (c: ScriptedConnection) => {
+    const hs = await c.readHandshake();
+    await c.sendHandshake({ infoHash: hs!.infoHash, reserved: new Uint8Array(8) });
+    await c.send({ type: 'bitfield', bitfield });
+    await c.readFrame();
+  };
+
+  it('a bitfield longer than ceil(5/8) = 1 byte: limit_exceeded at its length prefix, before its payload is buffered', async () => {
+    const conn = await connect(await peer(sendsBitfield(new Uint8Array(2))));
+    expect(await conn.done).toMatchObject({ code: 'limit_exceeded', offset: 68 });
+  });
+
+  it('spare bits set: the frame carries a bitfield_spare_bits diagnostic on the byte, the state ignores them', async () => {
+    const frames: Frame[] = [];
+    const conn = await connect(await peer(sendsBitfield(Uint8Array.of(0xfc))), { onFrame: (f: Frame, d) => d === 'in' && frames.push(f) });
+    await conn.waitFor((m) => m.type === 'bitfield', 2000);
+    const bf = frames.find((f) => f.title === 'bitfield')!;
+    const diags = bf.fields.flatMap((f) => f.diagnostics ?? []);
+    expect(diags.map((d) => [d.code, d.span.start, d.span.end])).toEqual([['bitfield_spare_bits', 73, 74]]);
+    expect([0, 1, 2, 3, 4, 5].map((i) => conn.peerHas(i))).toEqual([true, true, true, true, true, false]);
+    conn.close();
+  });
+});

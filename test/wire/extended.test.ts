@@ -6,7 +6,9 @@ import {
   LOCAL_EXTENSION_IDS,
 } from '../../lib/wire/extended.js';
 import { decodeUtMetadata, encodeUtMetadata, metadataPieceCount, metadataPieceLength } from '../../lib/wire/ut-metadata.js';
-import { decodeUtPex, encodeUtPex } from '../../lib/wire/ut-pex.js';
+import { decodeUtPex, encodeUtPex, pexFlagNames, PEX_FLAGS } from '../../lib/wire/ut-pex.js';
+import { decodeMessage } from '../../lib/wire/messages.js';
+import { walkFields } from '../../lib/core/field.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { ascii, concat, errorOf, hex } from './vectors.js';
 
@@ -140,5 +142,33 @@ describe('ut_pex (BEP 11)', () => {
   it('round trips', () => {
     const pex = { added: [{ ip: '127.0.0.1', port: 6881, flags: 2 }], dropped: [{ ip: '10.1.2.3', port: 1 }], added6: [{ ip: '::1', port: 5, flags: 0 }], dropped6: [] };
     expect(decodeUtPex(encodeUtPex(pex)).value).toEqual({ ...pex, added6: [{ ip: '::1', port: 5, flags: 0 }] });
+  });
+
+  it('added.f / added6.f: one flag byte per peer, named by BEP 11 (0x01 encryption, 0x02 seed, 0x04 uTP, 0x08 holepunch, 0x10 reachable)', () => {
+    expect(PEX_FLAGS).toEqual({ encryption: 0x01, seed: 0x02, utp: 0x04, holepunch: 0x08, reachable: 0x10 });
+    expect(pexFlagNames(0x1f)).toEqual(['encryption', 'seed', 'utp', 'holepunch', 'reachable']);
+    expect(pexFlagNames(0x12)).toEqual(['seed', 'reachable']);
+    expect(pexFlagNames(0)).toEqual([]);
+    const payload = concat(
+      ascii('d6:added618:'), hex('20010db8000000000000000000000001 1ae1'),
+      ascii('8:added6.f1:'), hex('06'),
+      ascii('e'),
+    );
+    const { value, diagnostics } = decodeUtPex(payload);
+    expect(diagnostics).toEqual([]);
+    expect(value.added6).toEqual([{ ip: '2001:db8::1', port: 6881, flags: 0x06 }]);
+  });
+
+  it('in a frame, ut_pex peers are shown with their flags at absolute spans', () => {
+    const ids = new ExtensionIds();
+    ids.learn('out', { ut_pex: 1 }); // our m: peers send ut_pex to us under id 1
+    const pex = encodeUtPex({ added: [{ ip: '127.0.0.1', port: 6881, flags: 0x12 }] });
+    const frameBytes = concat(hex(((pex.length + 2) >>> 0).toString(16).padStart(8, '0')), hex('14 01'), pex);
+    const { frame } = decodeMessage(frameBytes, 500, { extensions: ids, direction: 'in' });
+    expect(frame.title).toBe('extended ut_pex');
+    const added = [...walkFields(frame.fields)].map((w) => w.field).find((f) => f.id === 'bt.ut_pex.added')!;
+    expect(added.display).toBe('127.0.0.1:6881(seed+reachable)');
+    const at = 500 + 6 + new TextEncoder().encode('d5:added6:').length;
+    expect([added.span.start <= at, added.span.end]).toEqual([true, at + 6]);
   });
 });
