@@ -266,3 +266,59 @@ describe('PeerConnection checks bitfields against the piece count (BEP 3)', () =
     conn.close();
   });
 });
+
+describe('PeerConnection: keep-alives and the request pipeline', () => {
+  it('sends a keep-alive (4 zero bytes) after keepAliveMs of sending nothing', async () => {
+    let sawKeepAlive = false;
+    const p = await peer(async (c) => {
+      const hs = await c.readHandshake();
+      await c.sendHandshake({ infoHash: hs!.infoHash, reserved: new Uint8Array(8) });
+      for (let i = 0; i < 10 && !sawKeepAlive; i++) {
+        const f = await c.readFrame();
+        if (!f) return;
+        if (f.kind === 'message' && f.id === null && f.bytes.length === 4) sawKeepAlive = true;
+      }
+    });
+    const conn = await connect(p, { keepAliveMs: 150 });
+    for (let i = 0; i < 40 && !sawKeepAlive; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(sawKeepAlive).toBe(true);
+    conn.close();
+  });
+
+  it('keeps exactly `pipeline` requests outstanding, 16 KiB each, the last one short', async () => {
+    const requests: Array<{ index: number; begin: number; length: number }> = [];
+    let maxOutstanding = 0;
+    const p = await peer(async (c) => {
+      const hs = await c.readHandshake();
+      await c.sendHandshake({ infoHash: hs!.infoHash, reserved: new Uint8Array(8) });
+      await c.send({ type: 'unchoke' });
+      const pending: Array<{ index: number; begin: number; length: number }> = [];
+      // One read in flight at a time (a second reader would steal its frame).
+      let read = c.readMessage();
+      for (;;) {
+        // Take what the client sent; answer only when nothing more came for 50 ms, so the queue shows its depth.
+        const m = await Promise.race([read, new Promise<'idle'>((r) => setTimeout(() => r('idle'), 50))]);
+        if (m === undefined) return;
+        if (m !== 'idle') read = c.readMessage();
+        if (m !== 'idle' && m.type === 'request') {
+          requests.push(m);
+          pending.push(m);
+          maxOutstanding = Math.max(maxOutstanding, pending.length);
+          continue;
+        }
+        if (m === 'idle' && pending.length > 0) {
+          const r = pending.shift()!;
+          await c.send({ type: 'piece', index: r.index, begin: r.begin, block: data.subarray(r.index * pieceLength + r.begin, r.index * pieceLength + r.begin + r.length) });
+        }
+      }
+    });
+    const conn = await connect(p);
+    const piece = await conn.fetchPiece(0, 5 * 16384 + 100, { pipeline: 3, timeoutMs: 5000 });
+    expect(bytesEqual(piece, data.subarray(0, 5 * 16384 + 100))).toBe(true);
+    expect(maxOutstanding).toBe(3);
+    expect(requests.map((r) => [r.begin, r.length])).toEqual([
+      [0, 16384], [16384, 16384], [32768, 16384], [49152, 16384], [65536, 16384], [81920, 100],
+    ]);
+    conn.close();
+  });
+});

@@ -211,6 +211,13 @@ describe('btscope piece (handler)', () => {
     expect(j.failures.map((f: string) => /\((\w+)\)$/.exec(f)?.[1])).toEqual(['connect_refused', 'hash_mismatch']);
   });
 
+  it('a magnet TARGET: the metadata comes first over the same connection, then the piece', async () => {
+    const out = path.join(tmp, 'pm.bin');
+    const io = captureIo();
+    expect(await pc([await peer(behaviors.seeder(content))], out, { io, target: magnet, index: 2 })).toBe(EXIT.ok);
+    expect(Buffer.compare(readFileSync(out), Buffer.from(data.subarray(2 * pieceLength, 3 * pieceLength)))).toBe(0);
+  });
+
   it('every peer refused: exit 4', async () => {
     expect(await pc([await refusedPeer()], path.join(tmp, 'x.bin'))).toBe(EXIT.network);
   });
