@@ -176,7 +176,7 @@ class PeerSide implements WireSink {
       packets,
       fields,
       ...(diagnostics ? { diagnostics } : {}),
-      frame: () => withMeta(frame(), { stream: s.id, dir: this.dir === 'out' ? `${src} → ${dst}` : `${src} → ${dst}`, packets: packets.join(',') || '-' }),
+      frame: () => withMeta(frame(), { stream: s.id, flow: `${src} → ${dst}`, packets: packets.join(',') || '-' }),
     });
   }
 }

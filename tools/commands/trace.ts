@@ -27,7 +27,7 @@ export function builder(y: Argv) {
     .positional('capture', { type: 'string', describe: 'pcap or pcapng file (format found by its magic bytes, not its name)' })
     .option('summary', { type: 'boolean', default: false, describe: 'Tables: streams (endpoints, peer ids, clients, extensions, bytes, messages), message counts by type, tracker and DHT transactions with round trips' })
     .option('stream', { type: 'number', describe: 'Only this stream (numbers as in the output)' })
-    .option('type', { type: 'string', array: true, describe: 'Only these message types (piece, handshake, extended, dht, dht.get_peers, udp-tracker, http-tracker, lsd, undecoded...); repeatable' })
+    .option('type', { type: 'string', array: true, describe: 'Only these message types (piece, handshake, extended, ut_metadata, ut_pex, dht, get_peers, udp-tracker, http-tracker, lsd, undecoded...); repeatable or comma-separated' })
     .option('peer', { type: 'string', describe: 'Only streams with this endpoint (ip:port, [v6]:port, or an address alone)' })
     .option('extract', { type: 'string', describe: 'Rebuild the pieces carried in the capture into this directory (with --torrent)' })
     .option('torrent', { type: 'string', describe: 'The .torrent whose pieces --extract checks and writes' })
@@ -205,7 +205,7 @@ function eventFilter(argv: Args): (e: TraceEvent) => boolean {
   const peer = argv.peer;
   return (e) => {
     if (argv.stream !== undefined && e.stream !== argv.stream) return false;
-    if (types.length && !types.some((t) => e.type === t || e.type.startsWith(`${t}.`) || e.type.endsWith(`.${t}`) || e.protocol === t)) return false;
+    if (types.length && !types.some((t) => e.type === t || e.type.startsWith(`${t}.`) || e.type.endsWith(`.${t}`) || e.protocol === t || e.fields['name'] === t)) return false;
     if (peer && !matchesPeer(e.src, peer) && !matchesPeer(e.dst, peer)) return false;
     return true;
   };
