@@ -11,6 +11,8 @@ import { decodeUtPex } from '../wire/ut-pex.js';
 import { decodeUtMetadata, encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '../wire/ut-metadata.js';
 import { LOCAL_EXTENSION_IDS } from '../wire/extended.js';
 
+const DEFAULT_WRITE_BUDGET = 8 * 1024 * 1024;
+
 /** Pieces a seeder reads ahead of the one it is sending, per peer. */
 const READ_AHEAD = 4;
 
@@ -41,7 +43,11 @@ export interface SwarmOptions {
   maxStrikes?: number;
   /** Upper bound of any peer's request pipeline (default 1024). */
   maxQueue?: number;
-  /** Received blocks held for gathered writes, at most (default 16 MiB). */
+  /**
+   * Received bytes not yet on disk (held for gathered writes or being written)
+   * before new requests wait for the disk (default 8 MiB): bounds memory when
+   * the disk is slower than the network.
+   */
   maxUnwrittenBytes?: number;
   /** Pipeline when the peer gives no reqq (BEP 10 suggests libtorrent's 250). */
   defaultReqq?: number;
@@ -290,6 +296,8 @@ export class Swarm {
     const want = depth - outstanding;
     if (want <= 0) return;
     if (batched && outstanding > 0 && want < Math.min(16, Math.ceil(depth / 4))) return;
+    // Backpressure from the disk: no new requests while too much waits to be written.
+    if (this.overWriteBudget && outstanding > 0) return;
     const reqs = this.picker.pick(p, want, p.peerChoking);
     if (reqs.length === 0) return;
     if (this.picker.outstanding(p) === reqs.length) p.lastBlockAt = this.now(); // the stall clock starts with the first request
@@ -321,8 +329,13 @@ export class Swarm {
     list.push({ begin, block });
     this.unwrittenBytes += block.length;
     if (r.pieceDone || list.length >= WRITE_RUN) this.flush(index);
-    if (this.unwrittenBytes > (this.o.maxUnwrittenBytes ?? 16 * 1024 * 1024)) for (const i of [...this.unwritten.keys()]) this.flush(i);
+    if (this.overWriteBudget) for (const i of [...this.unwritten.keys()]) this.flush(i);
     this.refill(p);
+  }
+
+  /** Blocks received but not yet on disk (waiting or being written) exceed the budget. */
+  private get overWriteBudget(): boolean {
+    return this.unwrittenBytes > (this.o.maxUnwrittenBytes ?? DEFAULT_WRITE_BUDGET);
   }
 
   /** Write the piece's waiting blocks: runs of consecutive blocks, each one gathered write. */
@@ -340,7 +353,10 @@ export class Swarm {
       this.pendingWrites.set(index, (this.pendingWrites.get(index) ?? 0) + 1);
       this.o.storage.writeParts(index * this.o.torrent.pieceLength + run[0]!.begin, run.map((b) => b.block)).then(
         () => {
+          const wasOver = this.overWriteBudget;
           this.unwrittenBytes -= bytes;
+          // The disk caught up: the pipelines held back by the budget may go on.
+          if (wasOver && !this.overWriteBudget) for (const q of this.peers) this.refill(q);
           const n = this.pendingWrites.get(index)! - 1;
           if (n > 0) this.pendingWrites.set(index, n);
           else {
