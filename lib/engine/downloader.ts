@@ -10,7 +10,7 @@ import { toHex } from '../core/bytes.js';
 import type { Direction } from '../wire/extended.js';
 import { Storage, torrentStorageFiles } from './storage.js';
 import { ResumeJournal, resumeFileName } from './resume.js';
-import { PieceVerifier } from './piece-verifier.js';
+import { PieceVerifier, wireInfoHash } from './piece-verifier.js';
 import { PeerLink } from './peer-link.js';
 import { Swarm } from './swarm.js';
 
@@ -105,7 +105,7 @@ export async function checkExisting(
   state: { verified: number[]; written: number[] },
   fullCheck: boolean,
 ): Promise<{ have: number[]; checked: number }> {
-  const verifier = new PieceVerifier(storage, torrent.pieces!, torrent.pieceLength);
+  const verifier = PieceVerifier.forTorrent(storage, torrent);
   let candidates: number[];
   if (fullCheck) candidates = [...Array(torrent.pieceCount).keys()];
   else if (state.verified.length + state.written.length > 0) candidates = [...state.verified, ...state.written].sort((a, b) => a - b);
@@ -137,14 +137,15 @@ export async function checkExisting(
  */
 export async function download(o: DownloadOptions): Promise<DownloadSummary> {
   const t = o.torrent;
-  if (!t.pieces || !t.infoHash) throw new BtscopeError('unsupported', 'v2-only torrents cannot be downloaded yet: btscope verifies v1 (SHA-1) piece hashes');
+  // v1: SHA-1 pieces; v2 (BEP 52): piece layers, checked against the pieces roots here, before any download; hybrid: both.
+  const infoHash = wireInfoHash(t);
   const started = performance.now();
   const outDir = path.resolve(o.outDir);
   const peerId = o.peerId ?? makePeerId();
   await mkdir(outDir, { recursive: true });
   const storage = new Storage(torrentStorageFiles(t.files, outDir, safeFilePath), { root: outDir });
-  const { journal, state } = await ResumeJournal.open(path.join(outDir, resumeFileName(toHex(t.infoHash))), {
-    infoHash: t.infoHash,
+  const { journal, state } = await ResumeJournal.open(path.join(outDir, resumeFileName(toHex(infoHash))), {
+    infoHash: t.infoHash ?? t.infoHashV2!,
     pieceCount: t.pieceCount,
     pieceLength: t.pieceLength,
   });
@@ -182,7 +183,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
   });
   const resumedBytes = swarm.haveBytes;
   const linkOptions = (address: string) => ({
-    infoHash: t.infoHash!,
+    infoHash: infoHash,
     peerId,
     pieceCount: t.pieceCount,
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
@@ -266,7 +267,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
       urls.map(async (url) => {
         try {
           const r = await o.announce!(url, {
-            infoHash: t.infoHash!,
+            infoHash: infoHash,
             peerId,
             port: server ? (server.address() as net.AddressInfo).port : 6881,
             uploaded: swarm.uploaded.total,
@@ -365,7 +366,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
   const peersWithData = swarm.peersWithData;
   return {
     ok: true,
-    infoHash: toHex(t.infoHash),
+    infoHash: toHex(t.infoHash ?? t.infoHashV2!),
     name: t.name,
     length: t.length,
     bytes: swarm.verifiedBytes,

@@ -6,7 +6,7 @@ import { BtscopeError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
 import type { Direction } from '../wire/extended.js';
 import { Storage, torrentStorageFiles } from './storage.js';
-import { PieceVerifier } from './piece-verifier.js';
+import { PieceVerifier, wireInfoHash } from './piece-verifier.js';
 import { PeerLink } from './peer-link.js';
 import { Swarm } from './swarm.js';
 import { makePeerId, type AnnounceFn } from './downloader.js';
@@ -46,13 +46,13 @@ export interface RunningSeeder {
  */
 export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
   const t = o.torrent;
-  if (!t.pieces || !t.infoHash) throw new BtscopeError('unsupported', 'v2-only torrents cannot be seeded yet (no v1 piece hashes)');
+  const infoHash = wireInfoHash(t);
   const dir = path.resolve(o.dir);
   const storage = new Storage(torrentStorageFiles(t.files, dir, safeFilePath), { root: dir });
   let have: number[];
   if (o.skipCheck) have = [...Array(t.pieceCount).keys()];
   else {
-    const v = new PieceVerifier(storage, t.pieces, t.pieceLength);
+    const v = PieceVerifier.forTorrent(storage, t);
     have = [];
     const bad: number[] = [];
     for (let i = 0; i < t.pieceCount; i++) ((await v.verify(i)).ok ? have : bad).push(i);
@@ -64,7 +64,7 @@ export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
   let served = 0;
   let port = 0;
   const linkOptions = (address: string) => ({
-    infoHash: t.infoHash!,
+    infoHash: infoHash,
     peerId,
     pieceCount: t.pieceCount,
     extended: { reqq: 2048, p: port, metadataSize: t.info.length },
@@ -107,7 +107,7 @@ export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
     await Promise.allSettled(
       (o.trackers ?? []).flat().map(async (url) => {
         try {
-          const r = await o.announce!(url, { infoHash: t.infoHash!, peerId, port, uploaded: swarm.uploaded.total, downloaded: 0, left: 0, ...(event ? { event } : {}) });
+          const r = await o.announce!(url, { infoHash: infoHash, peerId, port, uploaded: swarm.uploaded.total, downloaded: 0, left: 0, ...(event ? { event } : {}) });
           o.log?.(`tracker ${url}: announced as seeder, ${r.peers.length} peers`);
           if (event !== 'stopped' && !closed) {
             const timer = setTimeout(() => {

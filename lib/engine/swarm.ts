@@ -118,7 +118,6 @@ export class Swarm {
 
   constructor(readonly o: SwarmOptions) {
     const t = o.torrent;
-    if (!t.pieces) throw new Error('v2-only torrents are not supported by the downloader yet (no v1 piece hashes)');
     this.now = o.now ?? Date.now;
     this.picker = new PiecePicker<SwarmPeer>({
       pieceCount: t.pieceCount,
@@ -127,7 +126,7 @@ export class Swarm {
       ...(o.random ? { random: o.random } : {}),
     });
     for (const i of o.have ?? []) this.picker.setHave(i);
-    this.verifier = new PieceVerifier(o.storage, t.pieces, t.pieceLength);
+    this.verifier = PieceVerifier.forTorrent(o.storage, t);
     this.completion = new Promise<void>((res, rej) => {
       this.completeResolve = res;
       this.failure = rej;
@@ -376,6 +375,7 @@ export class Swarm {
   }
 
   private hashAlong(index: number, begin: number, block: Uint8Array): void {
+    if (!this.verifier.sha1Only) return; // v2 and hybrid pieces are checked by reading them back
     let r = this.running.get(index);
     if (r === undefined) {
       r = begin === 0 ? { hash: createHash('sha1'), next: 0 } : null;
@@ -398,7 +398,7 @@ export class Swarm {
     const along = this.running.get(index);
     this.running.delete(index);
     let result: { ok: boolean };
-    if (along && along.next === this.picker.pieceSize(index) && this.verifier.matches(index, along.hash.digest()) && !failedBefore) {
+    if (along && this.verifier.sha1Only && along.next === this.picker.pieceSize(index) && this.verifier.matches(index, along.hash.digest()) && !failedBefore) {
       // Hashed as it arrived and right: no read-back. (A wrong one is read back below for smart ban's block digests.)
       result = { ok: true };
     } else {

@@ -63,7 +63,7 @@ export async function handler(argv: Args): Promise<number> {
   let trackers: string[][];
   if (argv.target.startsWith('magnet:')) {
     const m = parseMagnet(argv.target);
-    if (!m.infoHash) throw new UsageError('this magnet link has no v1 info-hash (urn:btih); v2-only downloads are not supported yet');
+    if (!m.infoHash) throw new UsageError('this magnet link has no v1 info-hash (urn:btih): a v2-only magnet needs the piece layers from peers (BEP 52 hash requests), which btscope does not fetch yet; download the v2 .torrent instead');
     for (const pe of m.peers) peers.push(parsePeerArg(pe));
     trackers = m.trackers.map((t) => [t]);
     const info = await metadataFrom(m.infoHash, peers, trackers, argv.timeout * 1000, io, argv.json);
