@@ -113,6 +113,8 @@ export class PeerConnection extends EventEmitter<Events> {
   readonly done: Promise<PeerError | undefined>;
 
   private readonly framer: WireFramer;
+  /** Pieces in the torrent, once known (at construction, or later via `setPieceCount`). */
+  private pieceCount: number | undefined;
   private readonly address: string;
   private outOffset = 0;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -131,6 +133,7 @@ export class PeerConnection extends EventEmitter<Events> {
     super();
     this.address = address;
     const pieceCount = opts.pieceCount;
+    this.pieceCount = pieceCount;
     this.framer = new WireFramer(opts.limits ?? frameLimits(pieceCount !== undefined ? { pieceCount } : {}));
     this.state = {
       peerChoking: true,
@@ -182,7 +185,7 @@ export class PeerConnection extends EventEmitter<Events> {
   }
 
   private ctx(direction: Direction): MessageContext {
-    return { direction, extensions: this.extensions, ...(this.opts.pieceCount !== undefined ? { pieceCount: this.opts.pieceCount } : {}) };
+    return { direction, extensions: this.extensions, ...(this.pieceCount !== undefined ? { pieceCount: this.pieceCount } : {}) };
   }
 
   private start(initiator: boolean): Promise<PeerConnection> {
@@ -334,7 +337,7 @@ export class PeerConnection extends EventEmitter<Events> {
         break;
       case 'have':
         if (m.index >= s.peerPieces.length * 8) {
-          if (this.opts.pieceCount !== undefined) break; // out of range: shown by the compliance checker, ignored here
+          if (this.pieceCount !== undefined) break; // out of range: shown by the compliance checker, ignored here
           const grown = new Uint8Array(Math.max((m.index >> 3) + 1, s.peerPieces.length * 2));
           grown.set(s.peerPieces);
           s.peerPieces = grown;
@@ -346,15 +349,15 @@ export class PeerConnection extends EventEmitter<Events> {
         // A copy: `have`s set bits in it, and the message (a view into the socket chunk) must keep what the peer sent.
         s.peerPieces = new Uint8Array(m.bitfield);
         // Spare bits are a protocol error (shown as a diagnostic on the frame), not pieces.
-        if (this.opts.pieceCount !== undefined) clearSpareBits(s.peerPieces, this.opts.pieceCount);
+        if (this.pieceCount !== undefined) clearSpareBits(s.peerPieces, this.pieceCount);
         break;
       case 'have_all':
         s.peerHasAll = true;
-        if (this.opts.pieceCount !== undefined) s.peerPieces = makeBitfield(this.opts.pieceCount, true);
+        if (this.pieceCount !== undefined) s.peerPieces = makeBitfield(this.pieceCount, true);
         break;
       case 'have_none':
         s.peerHasAll = false;
-        s.peerPieces = makeBitfield(this.opts.pieceCount ?? 0);
+        s.peerPieces = makeBitfield(this.pieceCount ?? 0);
         break;
       case 'allowed_fast':
         s.allowedFast.add(m.index);
@@ -375,9 +378,25 @@ export class PeerConnection extends EventEmitter<Events> {
     }
   }
 
+  /**
+   * The piece count became known after connecting (metadata fetched for a
+   * magnet): from now on frames are limited by it (unless `limits` were
+   * given), bitfields are checked against it and the peer's pieces are sized to it.
+   */
+  setPieceCount(pieceCount: number): void {
+    if (this.pieceCount !== undefined) return;
+    this.pieceCount = pieceCount;
+    if (!this.opts.limits) this.framer.setLimits(frameLimits({ pieceCount }));
+    const s = this.state;
+    const sized = makeBitfield(pieceCount, s.peerHasAll);
+    if (!s.peerHasAll) sized.set(s.peerPieces.subarray(0, sized.length));
+    clearSpareBits(sized, pieceCount);
+    s.peerPieces = sized;
+  }
+
   /** Does the peer have piece `index` (bitfield, haves, have all)? */
   peerHas(index: number): boolean {
-    if (index < 0 || (this.opts.pieceCount !== undefined && index >= this.opts.pieceCount)) return false;
+    if (index < 0 || (this.pieceCount !== undefined && index >= this.pieceCount)) return false;
     return this.state.peerHasAll || hasPiece(this.state.peerPieces, index);
   }
 

@@ -179,6 +179,7 @@ describe('PeerConnection against a hostile peer: a clear error each time, within
 
   it.each([
     ['metadata pieces of the wrong size', { metadataPieceSize: 10 }, 'bad_metadata_piece'],
+    ['a metadata piece over 16 KiB (the extended frame limit)', { metadataPieceSize: 20_000 }, 'limit_exceeded'],
     ['a lying metadata_size', { metadataSize: 999_999 }, 'bad_metadata_piece'],
     ['a metadata_size over the limit', { metadataSize: 100 * 1024 * 1024 }, 'metadata_too_large'],
     ['metadata that does not hash to the info-hash', { wrongMetadata: true }, 'metadata_hash_mismatch'],
@@ -320,5 +321,27 @@ describe('PeerConnection: keep-alives and the request pipeline', () => {
       [0, 16384], [16384, 16384], [32768, 16384], [49152, 16384], [65536, 16384], [81920, 100],
     ]);
     conn.close();
+  });
+});
+
+describe('PeerConnection.setPieceCount (a magnet: the count is known once the metadata is in)', () => {
+  it('sizes the peer\'s pieces, drops spare bits, and tightens the frame limits from then on', async () => {
+    const p = await peer(async (c) => {
+      const hs = await c.readHandshake();
+      await c.sendHandshake({ infoHash: hs!.infoHash, reserved: new Uint8Array(8) });
+      await c.send({ type: 'bitfield', bitfield: Uint8Array.of(0xfc, 0x80) });
+      await c.readFrame(); // the client's "go on" (interested)
+      await c.send({ type: 'bitfield', bitfield: Uint8Array.of(0xf8, 0x00) });
+      await c.readFrame();
+    });
+    const conn = await connect(p, { pieceCount: undefined });
+    await conn.waitFor((m) => m.type === 'bitfield', 2000);
+    expect(conn.peerHas(8)).toBe(true); // unknown count: taken as sent
+    conn.setPieceCount(5);
+    expect([0, 1, 2, 3, 4, 5, 8].map((i) => conn.peerHas(i))).toEqual([true, true, true, true, true, false, false]);
+    expect([...conn.state.peerPieces]).toEqual([0xf8]);
+    conn.send({ type: 'interested' });
+    // 2 bytes for 5 pieces: now over the bitfield limit, at the offset of its length prefix.
+    expect(await conn.done).toMatchObject({ code: 'limit_exceeded', offset: 68 + 7 });
   });
 });

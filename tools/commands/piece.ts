@@ -71,6 +71,7 @@ export async function handler(argv: Args): Promise<number> {
         const r = await fetchMetadata(conn, target.infoHash, { timeoutMs: left() });
         torrent = parseTorrent(torrentFromMetadata(r.info, target.trackers));
         check(torrent, argv.index);
+        conn.setPieceCount(torrent.pieceCount);
       }
       const length = pieceSize(torrent, argv.index);
       const want = pieceHashV1(torrent, argv.index)!;
