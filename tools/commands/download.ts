@@ -26,12 +26,21 @@ export function builder(y: Argv) {
     .option('peer', { type: 'string', array: true, default: [], describe: 'Also connect to HOST:PORT (repeatable)' })
     .option('frames', {
       type: 'string',
-      describe: 'Show frames hex-annotated; optionally only these message types: --frames=handshake,bitfield,extended',
+      describe:
+        'Show frames (both ways, every peer) hex-annotated on stdout. --frames alone: all types; --frames=TYPES: only these, comma-separated: ' +
+        'handshake, keep_alive, choke, unchoke, interested, not_interested, have, bitfield, request, piece, cancel, port, suggest_piece, have_all, ' +
+        'have_none, reject_request, allowed_fast, extended, hash_request, hashes, hash_reject, unknown. At most --frames-limit are shown',
     })
     .option('frames-limit', { type: 'number', default: 40, describe: 'Frames shown at most' })
     .option('max-peers', { type: 'number', default: 30, describe: 'Peers connected at once' })
     .option('listen-port', { type: 'number', describe: 'Accept incoming peers on this port while downloading (0 = any)' })
     .option('timeout', { type: 'number', default: 60, describe: 'Give up after this many seconds without a verified piece' })
+    .epilog(
+      'Progress (done, rate, peers, ETA) is drawn on stderr only when stderr is a terminal. --json prints one summary object: ' +
+        'ok, infoHash, name, length, bytes (verified this run), resumedBytes, seconds, peers, peersWithData, hashFailures, banned, ' +
+        'wastedBytes, uploadedBytes, checkedPieces, checkSeconds. A killed download resumes: run the same command again. ' +
+        'v1, v2 (BEP 52 piece layers) and hybrid torrents are verified piece by piece.',
+    )
     .option('full-check', { type: 'boolean', default: false, describe: 'Re-hash every piece on disk at start (default: only what the resume journal names)' })
     .example('$0 download x.torrent -o out/', 'from the trackers of x.torrent')
     .example('$0 download x.torrent --peer 127.0.0.1:6881 --frames=handshake,bitfield', 'one peer, its handshake and bitfield shown')

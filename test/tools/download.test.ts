@@ -1,0 +1,120 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { startSeeder, type RunningSeeder } from '../../lib/engine/seeder.js';
+import { captureIo } from '../../tools/io.js';
+import { handler as downloadHandler } from '../../tools/commands/download.js';
+import { handler as seedHandler } from '../../tools/commands/seed.js';
+import { fixture, sameFiles } from '../engine/helpers.js';
+
+/** The download and seed tools called as handlers (what the CLI runs), against btscope seeders on loopback. */
+let dir: string;
+const seeders: RunningSeeder[] = [];
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'btscope-tool-dl-'));
+});
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(seeders.splice(0).map((s) => s.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function seeded(length = 300_000) {
+  const seedDir = path.join(dir, 'seed');
+  const fx = await fixture(seedDir, { name: 't.bin', pieceLength: 32768, files: [{ path: ['t.bin'], length }], single: true });
+  const torrentPath = path.join(dir, 't.torrent');
+  await writeFile(torrentPath, fx.bytes);
+  const s = await startSeeder({ torrent: fx.torrent, dir: seedDir });
+  seeders.push(s);
+  return { fx, torrentPath, seedDir, peer: `127.0.0.1:${s.port}` };
+}
+
+const base = { 'frames-limit': 40, 'max-peers': 5, timeout: 10, 'full-check': false };
+
+describe('btscope download (handler)', () => {
+  it('--json: the summary has ok, bytes, seconds, peers, hashFailures; nothing on stderr when it is not a TTY', async () => {
+    const { fx, torrentPath, peer } = await seeded();
+    const writes = vi.spyOn(process.stderr, 'write');
+    const io = captureIo();
+    const out = path.join(dir, 'out');
+    const code = await downloadHandler({ ...base, target: torrentPath, o: out, peer: [peer], json: true, io });
+    expect(code).toBe(0);
+    const j = JSON.parse(io.text());
+    expect(j).toMatchObject({ ok: true, bytes: 300_000, peers: 1, hashFailures: 0, resumedBytes: 0 });
+    expect(typeof j.seconds).toBe('number');
+    expect(io.stderr).toEqual([]);
+    expect(writes).not.toHaveBeenCalled();
+    expect(await sameFiles(out, 't.bin', fx.files, true)).toBe(true);
+  });
+
+  it('progress bar on stderr only when it is a TTY; a text summary on stdout', async () => {
+    const { torrentPath, peer } = await seeded(2_000_000);
+    const writes = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const io = { ...captureIo(), errIsTTY: true };
+    const code = await downloadHandler({ ...base, target: torrentPath, o: path.join(dir, 'out'), peer: [peer], json: false, io });
+    expect(code).toBe(0);
+    const bars = writes.mock.calls.map((c) => String(c[0])).filter((s) => s.startsWith('\r'));
+    expect(bars.length).toBeGreaterThanOrEqual(1);
+    expect(bars.at(-1)).toMatch(/100/);
+    expect(io.stdout.join('\n')).toMatch(/^downloaded t\.bin \([0-9a-f]{40}\) into .*\n {2}1\.9\d MiB verified in [\d.]+ s/);
+  });
+
+  it('--frames=handshake,have_all shows only those message types, at most --frames-limit', async () => {
+    const { torrentPath, peer } = await seeded();
+    const io = captureIo();
+    const code = await downloadHandler({ ...base, target: torrentPath, o: path.join(dir, 'out'), peer: [peer], json: false, frames: 'handshake,have_all', io });
+    expect(code).toBe(0);
+    const titles = io.stdout.filter((s) => /^── [→←] /.test(s)).map((s) => s.split('\n')[0]!);
+    // Ours and theirs; the seeder has every piece and speaks BEP 6, so it sends have all (not a bitfield).
+    expect(titles.filter((t) => / handshake /.test(t))).toHaveLength(2);
+    expect(titles.filter((t) => /^── ← .* have_all /.test(t))).toHaveLength(1);
+    expect(titles).toHaveLength(3);
+
+    const few = captureIo();
+    await downloadHandler({ ...base, 'frames-limit': 3, target: torrentPath, o: path.join(dir, 'out2'), peer: [peer], json: false, frames: '', io: few });
+    expect(few.stdout.filter((s) => /^── [→←] /.test(s))).toHaveLength(3);
+    expect(few.stdout.some((s) => s.includes('more frames not shown (--frames-limit 3)'))).toBe(true);
+  });
+
+  it('no peer and no tracker: a usage error, nothing downloaded', async () => {
+    const fx = await fixture(path.join(dir, 'seed'), { name: 'n.bin', pieceLength: 16384, files: [{ path: ['n.bin'], length: 10 }], single: true });
+    const torrentPath = path.join(dir, 'n.torrent');
+    await writeFile(torrentPath, fx.bytes);
+    await expect(downloadHandler({ ...base, target: torrentPath, o: path.join(dir, 'out'), peer: [], json: true, io: captureIo() })).rejects.toMatchObject({
+      name: 'UsageError',
+    });
+  });
+
+  it('a bad --peer is a usage error naming it', async () => {
+    const { torrentPath } = await seeded(100);
+    await expect(downloadHandler({ ...base, target: torrentPath, o: path.join(dir, 'out'), peer: ['nope'], json: true, io: captureIo() })).rejects.toThrow(/--peer nope/);
+  });
+});
+
+describe('btscope seed (handler)', () => {
+  it('--json prints where it listens; a download from it completes; it stops when asked', async () => {
+    const { fx, torrentPath, seedDir } = await seeded();
+    const io = captureIo();
+    let stop!: () => void;
+    const stopped = new Promise<void>((r) => (stop = r));
+    const running = seedHandler({ target: torrentPath, dir: seedDir, port: 0, host: '127.0.0.1', tracker: [], connect: [], 'skip-check': false, 'frames-limit': 0, json: true, io, stop: stopped });
+    for (let i = 0; i < 100 && io.stdout.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const ready = JSON.parse(io.stdout[0]!);
+    expect(ready).toMatchObject({ ok: true, host: '127.0.0.1', pieces: fx.torrent.pieceCount, pieceCount: fx.torrent.pieceCount });
+    const dl = captureIo();
+    const out = path.join(dir, 'from-seed');
+    expect(await downloadHandler({ ...base, target: torrentPath, o: out, peer: [`127.0.0.1:${ready.port}`], json: true, io: dl })).toBe(0);
+    expect(await sameFiles(out, 't.bin', fx.files, true)).toBe(true);
+    stop();
+    expect(await running).toBe(0);
+  });
+
+  it('nothing to seed (empty folder): exit code 1, said on stderr', async () => {
+    const { torrentPath } = await seeded();
+    const io = captureIo();
+    const code = await seedHandler({ target: torrentPath, dir: path.join(dir, 'empty'), port: 0, host: '127.0.0.1', tracker: [], connect: [], 'skip-check': false, 'frames-limit': 0, json: false, io, stop: Promise.resolve() });
+    expect(code).toBe(1);
+    expect(io.stderr.join('\n')).toMatch(/10 of 10 pieces missing or wrong/);
+  });
+});
