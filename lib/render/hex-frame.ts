@@ -23,7 +23,7 @@ const HEX_COLUMN_WIDTH = 46;
  */
 export function renderHexFrame(frame: Frame, options: HexRenderOptions = {}): string {
   const p = palette(options.color ?? false);
-  const width = options.width ?? 80;
+  const width = options.width ?? defaultWidth();
   const maxRows = Math.max(2, options.maxRowsPerField ?? 4);
   const out: string[] = [];
   out.push(p.heading(heading(frame)));
@@ -75,6 +75,12 @@ export function renderHexFrame(frame: Frame, options: HexRenderOptions = {}): st
   if (cursor < frame.base + frame.bytes.length) emitBytes(cursor, frame.base + frame.bytes.length, 0, '(undecoded)');
   for (const d of frame.diagnostics ?? []) out.push(renderDiagnostic(d, p));
   return out.join('\n');
+}
+
+/** 80 columns, or a wider terminal's width (capped) so long labels are not cut. */
+function defaultWidth(): number {
+  const out = typeof process !== 'undefined' ? process.stdout : undefined;
+  return out?.isTTY && out.columns ? Math.max(80, Math.min(out.columns, 160)) : 80;
 }
 
 function heading(frame: Frame): string {
