@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+/**
+ * STYLE rule 1: codecs do no I/O. Only transports and engines may import the
+ * socket, file and process modules; everything else in lib/ is pure.
+ */
+const IO_MODULES = /from '(node:)?(net|dgram|http|https|fs|fs\/promises|child_process|tls|readline)'/;
+const MAY_DO_IO = [
+  'lib/engine/',
+  'lib/tracker/client/',
+  'lib/tracker/server/',
+  'lib/compliance/probe-session.ts', // the checker's raw socket session
+  'lib/trace/proxy.ts', // the live tracer's TCP proxy
+];
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+describe('layering', () => {
+  const root = join(import.meta.dirname, '..', '..');
+  const libFiles = files(join(root, 'lib')).map((f) => relative(root, f));
+
+  it('finds the library', () => {
+    expect(libFiles.length).toBeGreaterThan(50);
+  });
+
+  it('only transports and engines import I/O modules', () => {
+    const offenders = libFiles.filter((f) => !MAY_DO_IO.some((allowed) => f.startsWith(allowed)) && IO_MODULES.test(readFileSync(join(root, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
+  it('lib/ never imports from tools/ or test/', () => {
+    const offenders = libFiles.filter((f) => /from '\.\.\/(\.\.\/)*(tools|test)\//.test(readFileSync(join(root, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});
