@@ -2,23 +2,16 @@ import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import { DEFAULT_BENCODE_LIMITS, type BencodeLimits } from '../core/limits.js';
 import { BNode } from './node.js';
+import { K_DICT, K_INT, K_LIST, K_STR, TOKEN_STRIDE } from './tokens.js';
 
 /**
  * Bencode (BEP 3) decoded the libtorrent way: one pass over the input builds a
  * flat token array of offsets into it; values, strings and field trees are made
  * only when asked for. Every token knows its raw bytes and absolute position.
  *
- * Token layout, TOKEN_STRIDE int32s per token:
- *   kind, start, end, aux, next
- * - start/end: half-open offsets into `buf` of the whole token (`i42e`, `3:abc`, `d...e`)
- * - aux: for strings, the offset of the first data byte; for containers, the child count
- * - next: index of the token after this one and all its descendants
+ * Token layout: see tokens.ts (kind, start, end, aux, next per token).
  */
-export const TOKEN_STRIDE = 5;
-export const K_INT = 1;
-export const K_STR = 2;
-export const K_LIST = 3;
-export const K_DICT = 4;
+export { TOKEN_STRIDE, K_INT, K_STR, K_LIST, K_DICT } from './tokens.js';
 
 export interface DecodeOptions extends Partial<BencodeLimits> {
   /** Absolute offset of `buf[0]` in the original input (for nested payloads). */
@@ -59,8 +52,9 @@ export function decode(buf: Uint8Array, options: DecodeOptions = {}): BencodeDoc
   const len = buf.length;
   const diagnostics: Diagnostic[] = [];
 
-  // Start small and double: a 2 MB string is one token, so sizing by input length wastes a zeroed allocation.
-  let tokens = new Int32Array(Math.min(Math.max(64, (len >> 4) * TOKEN_STRIDE), 1 << 20));
+  // Start small and double: a 2 MB string is one token, so sizing by input length wastes a
+  // zeroed allocation that can cost more than the whole decode of a 100 000-piece torrent.
+  let tokens = new Int32Array(256 * TOKEN_STRIDE);
   let count = 0;
   // Open containers: token index, and for dicts the token index of the previous key.
   const stack = new Int32Array(maxDepth + 1);

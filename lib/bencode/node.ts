@@ -3,12 +3,7 @@ import type { Span } from '../core/span.js';
 import { utf8, utf8OrUndefined, encodeUtf8 } from '../core/bytes.js';
 import type { BencodeDocument } from './decode.js';
 
-// Token layout constants are repeated here (not imported) to avoid an import cycle.
-const S = 5;
-const K_INT = 1;
-const K_STR = 2;
-const K_LIST = 3;
-const K_DICT = 4;
+import { dictFind, K_DICT, K_INT, K_LIST, K_STR, TOKEN_STRIDE as S } from './tokens.js';
 
 export type BKind = 'int' | 'str' | 'list' | 'dict';
 const KIND_NAMES: Record<number, BKind> = { [K_INT]: 'int', [K_STR]: 'str', [K_LIST]: 'list', [K_DICT]: 'dict' };
@@ -164,29 +159,8 @@ export class BNode {
   /** Dict lookup by key (raw bytes compared); the first match, as libtorrent does. */
   get(key: string | Uint8Array): BNode | undefined {
     if (this.doc.tokens[this.t] !== K_DICT) return undefined;
-    const k = typeof key === 'string' ? keyBytes(key) : key;
-    const tokens = this.doc.tokens;
-    const buf = this.doc.buf;
-    const n = tokens[this.t + 3]!;
-    let i = this.index + 1;
-    for (let c = 0; c + 1 < n; c += 2) {
-      const kt = i * S;
-      const a = tokens[kt + 3]!;
-      const len = tokens[kt + 2]! - a;
-      const v = tokens[kt + 4]!;
-      if (len === k.length) {
-        let same = true;
-        for (let j = 0; j < len; j++) {
-          if (buf[a + j] !== k[j]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return new BNode(this.doc, v);
-      }
-      i = tokens[v * S + 4]!;
-    }
-    return undefined;
+    const v = dictFind(this.doc, this.index, typeof key === 'string' ? keyBytes(key) : key);
+    return v < 0 ? undefined : new BNode(this.doc, v);
   }
 }
 

@@ -6,8 +6,9 @@ import { DecodeError } from '../core/errors.js';
 import type { BencodeLimits } from '../core/limits.js';
 import type { Span } from '../core/span.js';
 import { Issues } from './issues.js';
-import { componentNode, requireInt, v1Files, v2Files, type RawFile } from './files.js';
+import { componentNode, isPlainFile, requireInt, v1Files, v2Files, type FileEntry, type RawFile } from './files.js';
 import { BLOCK_SIZE, HASH_SIZE, rootFromPieceLayer } from './merkle.js';
+import { PathSet } from './path-set.js';
 import { isPlainComponent, sanitizePath } from './safe-path.js';
 import type { Torrent, TorrentFile } from './types.js';
 
@@ -117,13 +118,16 @@ function buildTorrent(doc: BencodeDocument, root: BNode | null, info: BNode, ext
     if (!tree) throw new DecodeError('missing_field', info.span.start, "meta version 2 but no 'file tree' (BEP 52)", 'info.file tree');
     v2 = v2Files(tree, nameNode, name, issues, maxFiles);
   }
-  let raw: RawFile[];
+  let raw: FileEntry[];
   let implicitPads = false;
   if (hasV1) {
-    raw = v1Files(info, nameNode, name, issues, maxFiles);
     if (v2) {
-      matchHybrid(raw, v2, pieceLength, info.get('file tree')!, issues);
-      raw = emptyFilesAfterPads(raw);
+      // Hybrid: every v1 entry as a RawFile, to take its v2 file's pieces root.
+      const v1 = v1Files(info, nameNode, name, issues, maxFiles, false) as RawFile[];
+      matchHybrid(v1, v2, pieceLength, info.get('file tree')!, issues);
+      raw = emptyFilesAfterPads(v1);
+    } else {
+      raw = v1Files(info, nameNode, name, issues, maxFiles);
     }
   } else {
     raw = withImplicitPads(v2!, pieceLength, name);
@@ -134,6 +138,13 @@ function buildTorrent(doc: BencodeDocument, root: BNode | null, info: BNode, ext
   const files: TorrentFile[] = [];
   let offset = 0;
   for (const f of raw) {
+    if (isPlainFile(f)) {
+      f.offset = offset;
+      files.push(f);
+      offset += f.length;
+      if (!Number.isSafeInteger(offset)) throw new DecodeError('overflow', f.span.start, 'total length is too large', 'info');
+      continue;
+    }
     const tf: { -readonly [K in keyof TorrentFile]: TorrentFile[K] } = { path: f.path, length: f.length, offset, pad: f.pad, attr: f.attr };
     if (f.symlinkPath) tf.symlinkPath = f.symlinkPath;
     if (f.piecesRoot) tf.piecesRoot = f.piecesRoot;
@@ -305,8 +316,9 @@ function withImplicitPads(files: RawFile[], pieceLength: number, name: string): 
 }
 
 /** Unsafe names become `unsafe_path` diagnostics on the bytes of the component. */
-function reportPaths(files: RawFile[], nameNode: BNode, issues: Issues): void {
-  const seen = new Set<string>();
+function reportPaths(files: FileEntry[], nameNode: BNode, issues: Issues): void {
+  // Keys are the paths as written to disk: plain paths as they are, the rest sanitised.
+  const seen = new PathSet();
   const reported = new Set<number>();
   const plainName = isPlainComponent(nameNode.str());
   const plain = (path: readonly string[]): boolean => {
@@ -316,11 +328,9 @@ function reportPaths(files: RawFile[], nameNode: BNode, issues: Issues): void {
   };
   for (const f of files) {
     if (f.pad) continue;
-    if (plain(f.path)) {
-      // Nothing to sanitise (the common case): skip the allocations.
-      const key = f.path.join('/');
-      if (seen.has(key)) issues.warn('duplicate_path', `two files are written to ${JSON.stringify(key)}`, f.span ?? nameNode.span);
-      seen.add(key);
+    // Nothing to sanitise (the common case, often known from the file list already): no allocations.
+    if (isPlainFile(f) || plain(f.path)) {
+      if (!seen.add(f.path)) issues.warn('duplicate_path', `two files are written to ${JSON.stringify(f.path.join('/'))}`, f.span ?? nameNode.span);
       continue;
     }
     const { components, findings } = sanitizePath(f.path);
@@ -332,9 +342,7 @@ function reportPaths(files: RawFile[], nameNode: BNode, issues: Issues): void {
       reported.add(span.start);
       issues.warn('unsafe_path', `${finding.message} (${finding.reason})`, span);
     }
-    const key = components.join('/');
-    if (seen.has(key)) issues.warn('duplicate_path', `two files are written to ${JSON.stringify(key)}`, f.span ?? nameNode.span);
-    seen.add(key);
+    if (!seen.add(components)) issues.warn('duplicate_path', `two files are written to ${JSON.stringify(components.join('/'))}`, f.span ?? nameNode.span);
   }
 }
 

@@ -50,20 +50,39 @@ export interface SafePath {
 const RESERVED_CHARS = new Set(['<', '>', ':', '"', '|', '?', '*']);
 /** DOS device names: reserved with any extension, in any case. */
 const DEVICE_NAME = /^(con|prn|aux|nul|clock\$|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)$/i;
-/** Nothing to change (the common case, checked first): no separators, controls, reserved characters, U+FFFD, or trailing dot/space. 85 UTF-16 units are at most 255 UTF-8 bytes. */
-const PLAIN = /^[^\x00-\x1f\x7f/\\<>:"|?*\ufffd]*[^\x00-\x1f\x7f/\\<>:"|?*\ufffd. ]$/;
+/** 85 UTF-16 units are at most 255 UTF-8 bytes: longer components are checked the slow way. */
+const PLAIN_MAX_UNITS = 85;
 /** Longest component most file systems accept, in UTF-8 bytes. */
 const MAX_COMPONENT_BYTES = 255;
 
 const utf8 = new TextEncoder();
 
-/** True when a component needs no change at all (checked first: the common case). */
+/**
+ * True when a component needs no change at all (checked first: the common
+ * case): no separators, controls, reserved characters, U+FFFD, no trailing dot
+ * or space, not `.`/`..`, not a device name, and short. One scan, no regex
+ * unless the stem could be a device name.
+ */
 export function isPlainComponent(component: string): boolean {
-  if (component.length > 85 || !PLAIN.test(component) || component === '.' || component === '..') return false;
-  const dot = component.indexOf('.');
-  const stemLength = dot < 0 ? component.length : dot;
-  // Device names are 3 to 7 characters long (CON ... CONOUT$).
-  return stemLength < 3 || stemLength > 7 || !DEVICE_NAME.test(component.slice(0, stemLength));
+  const n = component.length;
+  if (n === 0 || n > PLAIN_MAX_UNITS) return false;
+  let dot = -1;
+  for (let i = 0; i < n; i++) {
+    const c = component.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0xfffd) return false;
+    // / \ < > : " | ? *
+    if (c === 0x2f || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x3a || c === 0x22 || c === 0x7c || c === 0x3f || c === 0x2a) return false;
+    if (c === 0x2e && dot < 0) dot = i;
+  }
+  const last = component.charCodeAt(n - 1);
+  // Also rules out `.` and `..`.
+  if (last === 0x2e || last === 0x20) return false;
+  const stemLength = dot < 0 ? n : dot;
+  // Device names are 3 to 7 characters long (CON ... CONOUT$) and start with one of c p a n l.
+  if (stemLength < 3 || stemLength > 7) return true;
+  const first = component.charCodeAt(0) | 0x20;
+  if (first !== 0x63 && first !== 0x70 && first !== 0x61 && first !== 0x6e && first !== 0x6c) return true;
+  return !DEVICE_NAME.test(component.slice(0, stemLength));
 }
 
 /** Make one component safe; null when it must be dropped (`.`/`..`, as libtorrent does). */

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { safeFilePath, sanitizePath, sanitizePathComponent } from '../../lib/metainfo/safe-path.js';
+import { isPlainComponent, safeFilePath, sanitizePath, sanitizePathComponent } from '../../lib/metainfo/safe-path.js';
 
 const OUT = '/srv/out';
 
@@ -87,6 +87,71 @@ describe('safeFilePath', () => {
         }
       }),
       { numRuns: 5000, seed: 42 },
+    );
+  });
+});
+
+describe('isPlainComponent: the no-work check run on every component', () => {
+  it.each<[string, boolean]>([
+    ['file-1.dat', true],
+    ['..foo', true],
+    ['.hidden', true],
+    ['console', true],
+    ['comx', true],
+    ['nullable.txt', true],
+    ['ünï', true],
+    ['x'.repeat(85), true],
+    ['x'.repeat(86), false],
+    ['', false],
+    ['.', false],
+    ['..', false],
+    ['a.', false],
+    ['a ', false],
+    ['a:b', false],
+    ['a/b', false],
+    ['a\\b', false],
+    ['tab\there', false],
+    ['del\x7f', false],
+    ['\ufffdx', false],
+    ['CON', false],
+    ['con.txt', false],
+    ['Clock$', false],
+    ['com1', false],
+    ['COM\u00b9', false],
+    ['lpt\u00b2.x', false],
+    ['conin$', false],
+    ['CONOUT$.log', false],
+    ['prn.tar.gz', false],
+  ])('%j -> %s', (c, plain) => {
+    expect(isPlainComponent(c)).toBe(plain);
+  });
+
+  // The earlier definition, one regex and a device-name test: the character scan must agree with it.
+  const PLAIN_RE = /^[^\x00-\x1f\x7f/\\<>:"|?*\ufffd]*[^\x00-\x1f\x7f/\\<>:"|?*\ufffd. ]$/;
+  const DEVICE_RE = /^(con|prn|aux|nul|clock\$|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]|conin\$|conout\$)$/i;
+  const reference = (c: string): boolean => {
+    if (c.length > 85 || !PLAIN_RE.test(c) || c === '.' || c === '..') return false;
+    const dot = c.indexOf('.');
+    const stem = dot < 0 ? c.length : dot;
+    return stem < 3 || stem > 7 || !DEVICE_RE.test(c.slice(0, stem));
+  };
+
+  it('property: agrees with the regex definition, and a plain component is never changed by the sanitiser', () => {
+    const component = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.stringMatching(/^(con|CoN|prn|aux|nUl|clock\$|com[0-9¹²³x]|LPT[0-9¹]|conin\$|conout\$|ab|abcdefgh)(\.[a-z. ]{0,4})?[ .]?$/),
+      fc.string({ unit: fc.constantFrom('a', '.', ' ', ':', '/', '\\', '\u0000', '\u007f', '\ufffd', 'é'), maxLength: 90 }),
+    );
+    fc.assert(
+      fc.property(component, (c) => {
+        expect(isPlainComponent(c)).toBe(reference(c));
+        if (isPlainComponent(c)) {
+          const findings: unknown[] = [];
+          expect(sanitizePathComponent(c, 0, findings as never)).toBe(c);
+          expect(findings).toEqual([]);
+        }
+      }),
+      { numRuns: 20_000, seed: 7 },
     );
   });
 });

@@ -1,0 +1,93 @@
+import { utf8 } from '../core/bytes.js';
+
+/**
+ * The token array of a decoded bencode document, read directly: what BNode
+ * does, without an object per node. For hot loops over many entries (the
+ * 100 000 dicts of a big torrent's `files` list), as libtorrent's bdecode_node
+ * walks its token vector.
+ *
+ * Token layout, TOKEN_STRIDE int32s per token:
+ *   kind, start, end, aux, next
+ * - start/end: half-open offsets into `buf` of the whole token (`i42e`, `3:abc`, `d...e`)
+ * - aux: for strings, the offset of the first data byte; for containers, the child count
+ * - next: index of the token after this one and all its descendants
+ */
+export const TOKEN_STRIDE = 5;
+export const K_INT = 1;
+export const K_STR = 2;
+export const K_LIST = 3;
+export const K_DICT = 4;
+
+/** What a token walk needs of a document (BencodeDocument has it). */
+export interface TokenSource {
+  readonly buf: Uint8Array;
+  readonly tokens: Int32Array;
+}
+
+export function tokenKind(doc: TokenSource, i: number): number {
+  return doc.tokens[i * TOKEN_STRIDE]!;
+}
+
+/** Index of the token after `i` and all its descendants (the next sibling). */
+export function nextToken(doc: TokenSource, i: number): number {
+  return doc.tokens[i * TOKEN_STRIDE + 4]!;
+}
+
+/** True when string token `i`'s data bytes are exactly `key`. */
+export function strEquals(doc: TokenSource, i: number, key: Uint8Array): boolean {
+  const t = i * TOKEN_STRIDE;
+  const a = doc.tokens[t + 3]!;
+  if (doc.tokens[t + 2]! - a !== key.length) return false;
+  const buf = doc.buf;
+  for (let j = 0; j < key.length; j++) if (buf[a + j] !== key[j]) return false;
+  return true;
+}
+
+/** Token index of the value of `key` in dict token `dict`; the first match, as libtorrent does; -1 if absent. */
+export function dictFind(doc: TokenSource, dict: number, key: Uint8Array): number {
+  const tokens = doc.tokens;
+  const n = tokens[dict * TOKEN_STRIDE + 3]!;
+  let k = dict + 1;
+  for (let c = 0; c + 1 < n; c += 2) {
+    const v = tokens[k * TOKEN_STRIDE + 4]!;
+    if (strEquals(doc, k, key)) return v;
+    k = tokens[v * TOKEN_STRIDE + 4]!;
+  }
+  return -1;
+}
+
+/**
+ * Value of int token `i` when it has at most 15 digits (always a safe
+ * integer), read without making a string; NaN when longer (use BNode.intValue).
+ */
+export function smallInt(doc: TokenSource, i: number): number {
+  const t = i * TOKEN_STRIDE;
+  const buf = doc.buf;
+  let p = doc.tokens[t + 1]! + 1;
+  const end = doc.tokens[t + 2]! - 1;
+  if (end - p > 15) return NaN;
+  const negative = buf[p] === 0x2d;
+  if (negative) p++;
+  let v = 0;
+  for (; p < end; p++) v = v * 10 + (buf[p]! - 0x30);
+  return negative ? -v : v;
+}
+
+/** True when every byte of buf[start, end) is ASCII (then latin1, ASCII and UTF-8 read the same). */
+export function isAscii(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return false;
+  return true;
+}
+
+/**
+ * A Buffer view of `buf` (no copy), for its native latin1 slicing: ASCII
+ * strings made without a subarray or TextDecoder call each.
+ */
+export function textView(buf: Uint8Array): Buffer {
+  return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/** buf[start, end) as UTF-8 text (invalid sequences replaced); ASCII takes the fast path. */
+export function textOf(view: Buffer, start: number, end: number): string {
+  return isAscii(view, start, end) ? view.toString('latin1', start, end) : utf8(view.subarray(start, end));
+}
