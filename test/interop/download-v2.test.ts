@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +14,7 @@ import { toHex } from '../../lib/core/bytes.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
 import { behaviors, startHostilePeer } from '../helpers/hostile-peer.js';
+import { startSeeder } from '../../lib/engine/seeder.js';
 
 /**
  * BEP 52: v2-only and hybrid torrents made by libtorrent, seeded by libtorrent,
@@ -91,6 +93,25 @@ describe.skipIf(!havePeers('libtorrent'))('v2 (BEP 52) and hybrid torrents from 
       }
       const written = execFileSync('find', [out, '-type', 'f', '-not', '-name', '.btscope-*'], { encoding: 'utf8' }).trim().split('\n').sort();
       expect(written).toEqual(FILES.map(([p]) => path.join(out, 'v2set', ...p)).sort());
+    }, 50_000);
+  }
+
+  for (const mode of ['v2', 'hybrid'] as const) {
+    it(`${mode}: btscope seed checks the data and serves it to a libtorrent downloader`, async () => {
+      const { path: torrentPath, t } = torrents[mode];
+      const seeder = await startSeeder({ torrent: t, dir: path.join(dir, 'seed') });
+      try {
+        expect(seeder.swarm.picker.piecesHave).toBe(t.pieceCount);
+        const out = path.join(dir, `lt-from-btscope-${mode}`);
+        // Asynchronously: the seeder runs in this process.
+        await promisify(execFile)(LIBTORRENT_PYTHON, [path.resolve('test/helpers/lt_download.py'), torrentPath, out, `127.0.0.1:${seeder.port}`, '--timeout', '30'], { timeout: 40_000 });
+        for (const [p] of FILES) {
+          expect((await readFile(path.join(out, 'v2set', ...p))).equals(await readFile(path.join(dir, 'seed', 'v2set', ...p)))).toBe(true);
+        }
+        expect(seeder.swarm.uploaded.total).toBeGreaterThanOrEqual(FILES.reduce((n, [, len]) => n + len, 0));
+      } finally {
+        await seeder.close();
+      }
     }, 50_000);
   }
 

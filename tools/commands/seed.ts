@@ -61,7 +61,11 @@ export async function handler(argv: Args): Promise<number> {
     ...(onFrame ? { onFrame } : {}),
   });
   const have = seeder.swarm.picker.piecesHave;
-  const ready = { ok: have === torrent.pieceCount, infoHash: torrent.infoHash ? toHex(torrent.infoHash) : null, host: seeder.host, port: seeder.port, pieces: have, pieceCount: torrent.pieceCount };
+  const ready = {
+    ok: have === torrent.pieceCount,
+    infoHash: torrent.infoHash ? toHex(torrent.infoHash) : null,
+    infoHashV2: torrent.infoHashV2 ? toHex(torrent.infoHashV2) : null,
+    host: seeder.host, port: seeder.port, pieces: have, pieceCount: torrent.pieceCount };
   io.out(argv.json ? JSON.stringify(ready) : `seeding ${torrent.name} on ${seeder.host}:${seeder.port} (${have}/${torrent.pieceCount} pieces verified)`);
   const stops: Promise<unknown>[] = [new Promise((r) => process.once('SIGINT', r)), new Promise((r) => process.once('SIGTERM', r))];
   if (argv.seconds !== undefined) stops.push(new Promise((r) => setTimeout(r, argv.seconds! * 1000)));
