@@ -1,4 +1,5 @@
 import { TCP_FLAGS, type TcpInfo } from './transport.js';
+import { ownedCopy } from './copy.js';
 
 /** What one direction of a TCP connection hands on, in stream order. */
 export interface StreamSink {
@@ -120,7 +121,7 @@ export class TcpDirection {
     this.stats.outOfOrderSegments++;
     // Copied: a view would keep the reader's whole chunk alive while it waits.
     // Snaplen-cut bytes at its end become a hole reported when it is given up.
-    this.insert({ offset, bytes: bytes.slice(), packet });
+    this.insert({ offset, bytes: ownedCopy(bytes), packet });
     while (
       this.pending.length > 0 &&
       (this.pendingBytes > this.limits.maxPendingBytes || this.pending.length > this.limits.maxPendingSegments)

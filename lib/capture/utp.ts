@@ -2,6 +2,7 @@ import { DecodeError } from '../core/errors.js';
 import { field, type Field, type FieldDef, type Frame } from '../core/field.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import type { StreamSink } from './tcp-reassembly.js';
+import { ownedCopy } from './copy.js';
 
 /** uTP packet types (BEP 29). */
 export const UTP_TYPE = { ST_DATA: 0, ST_FIN: 1, ST_STATE: 2, ST_RESET: 3, ST_SYN: 4 } as const;
@@ -189,7 +190,7 @@ export class UtpDirection {
       return;
     }
     this.stats.outOfOrder++;
-    this.pending.set(h.seqNr, { bytes: payload.slice(), packet });
+    this.pending.set(h.seqNr, { bytes: ownedCopy(payload), packet });
     if (this.pending.size > this.limits.maxPendingPackets) this.skipToFirst(packet, 'buffer_full');
   }
 

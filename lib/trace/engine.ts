@@ -24,6 +24,13 @@ export interface TracerOptions {
   onEvent?: (e: TraceEvent) => void;
   /** Every piece message's block (a view: copy what you keep). */
   onBlock?: (index: number, begin: number, block: Uint8Array, stream: number) => void;
+  /**
+   * Keep piece blocks for the events' frames (default: when onEvent or onBlock
+   * is given). False: pieces are counted and listed from their 13-byte head
+   * and their blocks are skipped as they pass, never copied (the fast path for
+   * lines and summaries; an event's frame() then shows the head only).
+   */
+  keepPieceBlocks?: boolean;
   reassembly?: Partial<ReassemblyLimits>;
   /** Transactions kept for the summary (the rest are counted). */
   maxTransactions?: number;
@@ -53,7 +60,7 @@ class PeerSide implements WireSink {
   ) {}
 
   data(offset: number, bytes: Uint8Array, packet: number, fromStart: boolean): void {
-    this.decoder ??= new WireStreamDecoder(this, { fromStart: fromStart && offset === 0 });
+    this.decoder ??= new WireStreamDecoder(this, { fromStart: fromStart && offset === 0, keepPieceBlocks: this.tracer.keepPieceBlocks });
     this.stream.summary[this.dir].bytes += bytes.length;
     if (this.tracer.wantsEvents) this.segs.push({ start: offset, end: offset + bytes.length, packet });
     this.decoder.data(offset, bytes);
@@ -122,6 +129,25 @@ class PeerSide implements WireSink {
     this.emit(m.type, text, offset, bytes, () => messageFrame(bytes.subarray(0, bytes.length), offset, m, { extensions: ext, direction: dir }), messageFields(m, extName, extraFields));
   }
 
+  pieceHead(index: number, begin: number, blockLength: number, offset: number, head: Uint8Array): void {
+    this.flushUndecoded();
+    this.stream.summary[this.dir].messages++;
+    this.tracer.count('piece');
+    if (!this.tracer.wantsEvents) return;
+    const frameLength = head.length + blockLength;
+    this.emit(
+      'piece',
+      `piece index=${index} begin=${begin} len=${blockLength}`,
+      offset,
+      head,
+      () => ({ title: `piece message (${frameLength} bytes; the block was not kept, only its head is shown)`, bytes: head, base: offset, fields: [] }),
+      { index, begin, length: blockLength },
+      undefined,
+      undefined,
+      frameLength,
+    );
+  }
+
   malformed(error: DecodeError, offset: number, bytes: Uint8Array): void {
     this.flushUndecoded();
     this.tracer.count('malformed');
@@ -151,8 +177,8 @@ class PeerSide implements WireSink {
     this.emit('undecoded', `undecoded ${p.length} bytes: ${what}`, p.offset, new Uint8Array(0), () => ({ title: `undecoded: ${what}`, bytes: new Uint8Array(0), base: p.offset, fields: [] }), { length: p.length, reason: p.reason }, undefined, p.time);
   }
 
-  private emit(type: string, text: string, offset: number, bytes: Uint8Array, frame: () => Frame, fields: Record<string, unknown>, diagnostics?: Diagnostic[], time?: number): void {
-    const end = offset + (bytes.length || ((fields['length'] as number | undefined) ?? 0));
+  private emit(type: string, text: string, offset: number, bytes: Uint8Array, frame: () => Frame, fields: Record<string, unknown>, diagnostics?: Diagnostic[], time?: number, length?: number): void {
+    const end = offset + (length ?? (bytes.length || ((fields['length'] as number | undefined) ?? 0)));
     const packets: number[] = [];
     for (const s of this.segs) if (s.start < end && s.end > offset && packets[packets.length - 1] !== s.packet) packets.push(s.packet);
     let drop = 0;
@@ -238,6 +264,7 @@ interface UtpConn {
 export class Tracer {
   readonly wantsEvents: boolean;
   readonly onBlock: TracerOptions['onBlock'];
+  readonly keepPieceBlocks: boolean;
   now = 0;
   private currentPacket = 0;
   private packets = 0;
@@ -263,6 +290,8 @@ export class Tracer {
   constructor(private readonly options: TracerOptions = {}) {
     this.wantsEvents = options.onEvent !== undefined;
     this.onBlock = options.onBlock;
+    this.keepPieceBlocks = options.keepPieceBlocks ?? (options.onEvent !== undefined || options.onBlock !== undefined);
+    if (!this.keepPieceBlocks && this.onBlock) throw new RangeError('onBlock needs keepPieceBlocks');
     this.maxTransactions = options.maxTransactions ?? 10_000;
     this.maxPending = options.maxPending ?? 100_000;
   }

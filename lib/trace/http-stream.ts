@@ -4,6 +4,7 @@ import type { Frame } from '../core/field.js';
 import { findHeadEnd, decodeHttpResponseHead, headerValue, type HttpResponseHead } from '../tracker/http-message.js';
 import { decodeHttpAnnounceRequest, decodeHttpAnnounceResponse, type AnnounceQuery, type HttpAnnounceResponse } from '../tracker/http-announce.js';
 import { decodeHttpScrapeResponse, type HttpScrapeResponse } from '../tracker/http-scrape.js';
+import { ownedCopy } from '../capture/copy.js';
 
 /** An HTTP tracker exchange seen on a TCP stream (BEP 3 announce, BEP 48 scrape). */
 export type HttpTrackerEvent =
@@ -59,7 +60,7 @@ export class HttpTrackerStream {
     if (this.failed[side]) return;
     const b = side === 'request' ? this.req : this.res;
     if (b.bytes === 0) b.start = offset;
-    b.chunks.push(bytes.slice());
+    b.chunks.push(ownedCopy(bytes));
     b.bytes += bytes.length;
     if (side === 'request') this.parseRequests(time);
     else this.parseResponses(false);

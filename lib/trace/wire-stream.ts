@@ -1,13 +1,20 @@
 import { DecodeError } from '../core/errors.js';
 import { WireFramer, type WireFrame } from '../wire/framer.js';
-import { parseMessage, type Message } from '../wire/messages.js';
+import { MESSAGE_IDS, parseMessage, type Message } from '../wire/messages.js';
 import { decodeHandshake, type Handshake } from '../wire/handshake.js';
 import { findSyncPoint, handshakeAt } from './resync.js';
+import { ownedCopy } from '../capture/copy.js';
 
 /** What a peer wire direction hands the engine. */
 export interface WireSink {
   handshake(h: Handshake, offset: number, bytes: Uint8Array): void;
   message(m: Message, offset: number, bytes: Uint8Array): void;
+  /**
+   * A piece message whose block was passed over without being kept
+   * (`keepPieceBlocks: false`): `head` is its first 13 bytes (length, id,
+   * index, begin); the frame is `13 + blockLength` bytes at `offset`.
+   */
+  pieceHead(index: number, begin: number, blockLength: number, offset: number, head: Uint8Array): void;
   /** A frame whose length was sound but whose body did not decode. */
   malformed(error: DecodeError, offset: number, bytes: Uint8Array): void;
   /** Bytes not decoded as peer wire: before a sync point, after a framing error, or never synced. */
@@ -23,7 +30,16 @@ export interface WireStreamOptions {
   maxSearchBytes?: number;
   /** Give up looking for a boundary after this many bytes (the stream is then opaque). */
   maxUnsyncedBytes?: number;
+  /**
+   * Hand piece blocks on (default true). False: piece messages are counted and
+   * listed from their 13-byte head and their blocks are skipped as they pass,
+   * never copied or buffered (the tracer when nothing shows or extracts them).
+   */
+  keepPieceBlocks?: boolean;
 }
+
+/** The head of a piece message: length prefix, id, index, begin (BEP 3). */
+const PIECE_HEAD_LENGTH = 13;
 
 type State = 'start' | 'framed' | 'search' | 'opaque';
 
@@ -49,11 +65,13 @@ export class WireStreamDecoder {
   private readonly maxSearch: number;
   private readonly maxUnsynced: number;
   private nextOffset = 0;
+  private readonly keepPieceBlocks: boolean;
 
   constructor(
     private readonly sink: WireSink,
     opts: WireStreamOptions,
   ) {
+    this.keepPieceBlocks = opts.keepPieceBlocks ?? true;
     this.state = opts.fromStart ? 'start' : 'search';
     this.maxSearch = opts.maxSearchBytes ?? 256 * 1024;
     this.maxUnsynced = opts.maxUnsyncedBytes ?? 4 * 1024 * 1024;
@@ -122,7 +140,11 @@ export class WireStreamDecoder {
   }
 
   private startFramer(offset: number, handshake: boolean): void {
-    this.framer = new WireFramer({ expectHandshake: handshake, startOffset: offset });
+    this.framer = new WireFramer({
+      expectHandshake: handshake,
+      startOffset: offset,
+      ...(this.keepPieceBlocks ? {} : { keepPrefix: { [MESSAGE_IDS.piece]: PIECE_HEAD_LENGTH } }),
+    });
     this.state = 'framed';
     this.synced = true;
   }
@@ -158,6 +180,13 @@ export class WireStreamDecoder {
       }
       return;
     }
+    if (f.omitted !== undefined && f.id === MESSAGE_IDS.piece) {
+      const b = f.bytes;
+      const index = ((b[5]! << 24) | (b[6]! << 16) | (b[7]! << 8) | b[8]!) >>> 0;
+      const begin = ((b[9]! << 24) | (b[10]! << 16) | (b[11]! << 8) | b[12]!) >>> 0;
+      this.sink.pieceHead(index, begin, f.omitted + b.length - PIECE_HEAD_LENGTH, f.offset, b);
+      return;
+    }
     let m: Message;
     try {
       m = parseMessage(f.bytes, f.offset);
@@ -171,7 +200,7 @@ export class WireStreamDecoder {
 
   private addSearch(bytes: Uint8Array): void {
     // Copied: views would pin the capture reader's chunks while we search.
-    this.search.push(bytes.slice());
+    this.search.push(ownedCopy(bytes));
     this.searchBytes += bytes.length;
     this.trySync(false);
     while (this.state === 'search' && this.searchBytes > this.maxSearch) {

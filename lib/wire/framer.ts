@@ -6,12 +6,22 @@ import { UT_METADATA_PIECE_LENGTH } from './ut-metadata.js';
 /**
  * One frame cut from a peer wire stream: the handshake (68 bytes) or a
  * length-prefixed message (`bytes` includes the 4-byte prefix). `offset` is the
- * absolute stream offset of `bytes[0]`. Frames inside one pushed chunk are
- * views into it (no copy); frames spanning chunks are copied once.
+ * absolute stream offset of `bytes[0]`. A frame inside one pushed chunk is a
+ * view into it (no copy); a frame spanning chunks is copied once, as its parts
+ * arrive. With `keepPrefix`, a message of that id carries only its first bytes
+ * and `omitted` counts the rest, which were passed over without being kept.
  */
 export type WireFrame =
   | { readonly kind: 'handshake'; readonly offset: number; readonly bytes: Uint8Array }
-  | { readonly kind: 'message'; readonly offset: number; readonly bytes: Uint8Array; /** null for keep-alive */ readonly id: number | null };
+  | {
+      readonly kind: 'message';
+      readonly offset: number;
+      readonly bytes: Uint8Array;
+      /** null for keep-alive */
+      readonly id: number | null;
+      /** Bytes of the frame after `bytes` that were skipped (keepPrefix); absent when the frame is whole. */
+      readonly omitted?: number;
+    };
 
 export interface FrameLimits {
   /** Largest frame accepted, length prefix included. */
@@ -25,6 +35,14 @@ export interface WireFramerOptions extends Partial<FrameLimits> {
   readonly expectHandshake?: boolean;
   /** Absolute offset of the first byte pushed (default 0). */
   readonly startOffset?: number;
+  /**
+   * Keep only the first N bytes of frames with these ids (e.g. `{ 7: 13 }`:
+   * a piece message's length, id, index and begin, not its block): the rest
+   * is skipped as it arrives, never buffered, and the frame is delivered once
+   * its last byte has passed, with `omitted` set. For tools that count or list
+   * messages without needing their payloads.
+   */
+  readonly keepPrefix?: Readonly<Partial<Record<number, number>>>;
 }
 
 /** Default cap: 2 MiB covers 16 KiB blocks, bitfields of 16M pieces, BEP 52 hash batches. */
@@ -52,6 +70,9 @@ export function frameLimits(opts: { pieceCount?: number; maxBlockLength?: number
   return { maxFrameLength, maxLengthById: byId };
 }
 
+/** Longest prefix held before a frame's length is known: the handshake, or a kept prefix. */
+const HEAD_CAPACITY = 128;
+
 /**
  * Push framer for the peer wire (libp2p mplex's decoder shape): `push(chunk)`
  * returns every complete frame, in any chunking. A length prefix over the
@@ -59,15 +80,33 @@ export function frameLimits(opts: { pieceCount?: number; maxBlockLength?: number
  * in, before any allocation; a wrong handshake is `bad_protocol` at the first
  * wrong byte. After an error the framer stays failed (every push rethrows);
  * frames completed earlier in the same push are on the error's `partial.frames`.
+ *
+ * Memory: the framer never keeps a view of a pushed chunk after `push`
+ * returns (a capture reader or socket may reuse it, and a view would pin it).
+ * What it holds between pushes is its own: up to 128 bytes of a frame's head,
+ * or the frame being assembled (allocated once at its final size, filled as
+ * its parts arrive: the one copy of a frame that spans chunks), or, for
+ * `keepPrefix` ids, the kept prefix and a count of bytes still to skip.
  */
 export class WireFramer {
-  private readonly chunks: Uint8Array[] = [];
-  private head = 0;
-  private buffered = 0;
+  /** Absolute offset of the frame being cut (the next frame's first byte). */
   private consumed: number;
+  /** The current frame's head while its length (or its whole handshake) is not yet in. */
+  private readonly head = new Uint8Array(HEAD_CAPACITY);
+  private headLength = 0;
+  /** The current frame, allocated at its full length once known, and how much of it is filled. */
+  private assembly: Uint8Array | undefined;
+  private assembled = 0;
+  private assemblyId: number | null = null;
+  /** A keepPrefix frame: its kept bytes, and how many of its bytes are still to pass over. */
+  private skipFrame: { bytes: Uint8Array; id: number; omitted: number } | undefined;
+  private skipLeft = 0;
+  /** Bytes of the current frame taken in so far, for `bufferedBytes`. */
+  private held = 0;
   private handshakePending: boolean;
   private failure: DecodeError | undefined;
   private limits: FrameLimits;
+  private readonly keepPrefix: Readonly<Partial<Record<number, number>>> | undefined;
 
   constructor(options: WireFramerOptions = {}) {
     this.handshakePending = options.expectHandshake ?? true;
@@ -76,6 +115,12 @@ export class WireFramer {
       maxFrameLength: options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH,
       ...(options.maxLengthById ? { maxLengthById: options.maxLengthById } : {}),
     };
+    if (options.keepPrefix) {
+      for (const [id, n] of Object.entries(options.keepPrefix)) {
+        if (n === undefined || n < 5 || n > HEAD_CAPACITY) throw new RangeError(`keepPrefix for id ${id}: ${n} bytes, expected 5..${HEAD_CAPACITY}`);
+      }
+      this.keepPrefix = options.keepPrefix;
+    }
   }
 
   /** Tighten or relax the limits (e.g. once the piece count is known). */
@@ -83,14 +128,14 @@ export class WireFramer {
     this.limits = limits;
   }
 
-  /** Absolute stream offset of the next byte not yet framed. */
+  /** Absolute stream offset of the next byte not yet framed (the start of the frame being cut). */
   get offset(): number {
     return this.consumed;
   }
 
-  /** Bytes held waiting for the rest of a frame (bounded by the frame limit plus one chunk). */
+  /** Bytes of the frame being cut that have arrived (bounded by the frame limit). */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.held;
   }
 
   get awaitingHandshake(): boolean {
@@ -103,41 +148,106 @@ export class WireFramer {
 
   push(chunk: Uint8Array): WireFrame[] {
     if (this.failure) throw this.failure;
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-    }
     const out: WireFrame[] = [];
+    let at = 0;
     try {
       for (;;) {
+        const left = chunk.length - at;
+        if (this.assembly) {
+          const k = Math.min(left, this.assembly.length - this.assembled);
+          this.assembly.set(chunk.subarray(at, at + k), this.assembled);
+          this.assembled += k;
+          this.held += k;
+          at += k;
+          if (this.assembled < this.assembly.length) break;
+          const bytes = this.assembly;
+          this.assembly = undefined;
+          this.emit(out, bytes, this.assemblyId, bytes.length);
+          continue;
+        }
+        if (this.skipFrame) {
+          const k = Math.min(left, this.skipLeft);
+          this.skipLeft -= k;
+          this.held += k;
+          at += k;
+          if (this.skipLeft > 0) break;
+          const f = this.skipFrame;
+          this.skipFrame = undefined;
+          out.push({ kind: 'message', offset: this.consumed, bytes: f.bytes, id: f.id, omitted: f.omitted });
+          this.consumed += f.bytes.length + f.omitted;
+          this.held = 0;
+          continue;
+        }
+        // At a frame boundary: the frame's first bytes are head[0, headLength) then chunk[at, ...).
+        const avail = this.headLength + left;
+        if (avail === 0) break;
         if (this.handshakePending) {
-          if (this.buffered === 0) break;
-          checkProtocolPrefix(this.peek(Math.min(this.buffered, 20)), this.consumed);
-          if (this.buffered < HANDSHAKE_LENGTH) break;
-          const offset = this.consumed;
-          out.push({ kind: 'handshake', offset, bytes: this.take(HANDSHAKE_LENGTH) });
+          checkProtocolPrefix(this.prefix(chunk, at, Math.min(avail, 20)), this.consumed);
+          if (avail < HANDSHAKE_LENGTH) {
+            at = this.stash(chunk, at);
+            break;
+          }
+          const bytes = this.prefix(chunk, at, HANDSHAKE_LENGTH);
+          at += HANDSHAKE_LENGTH - this.headLength;
+          this.headLength = 0;
+          this.held = 0;
+          out.push({ kind: 'handshake', offset: this.consumed, bytes });
+          this.consumed += HANDSHAKE_LENGTH;
           this.handshakePending = false;
           continue;
         }
-        if (this.buffered < 4) break;
-        const len = this.byteAt(0) * 0x1000000 + ((this.byteAt(1) << 16) | (this.byteAt(2) << 8) | this.byteAt(3));
+        if (avail < 4) {
+          at = this.stash(chunk, at);
+          break;
+        }
+        const len = this.byteAt(chunk, at, 0) * 0x1000000 + ((this.byteAt(chunk, at, 1) << 16) | (this.byteAt(chunk, at, 2) << 8) | this.byteAt(chunk, at, 3));
         const total = 4 + len;
         if (total > this.limits.maxFrameLength) {
+          this.held = avail;
           throw new DecodeError('limit_exceeded', this.consumed, `length prefix ${len} exceeds the ${this.limits.maxFrameLength}-byte frame limit`, 'length');
         }
         let id: number | null = null;
         if (len > 0) {
-          if (this.buffered < 5) break;
-          id = this.byteAt(4);
+          if (avail < 5) {
+            at = this.stash(chunk, at);
+            break;
+          }
+          id = this.byteAt(chunk, at, 4);
           const idLimit = this.limits.maxLengthById?.[id];
           if (idLimit !== undefined && total > idLimit) {
+            this.held = avail;
             const name = MESSAGE_NAMES[id] ?? `id ${id}`;
             throw new DecodeError('limit_exceeded', this.consumed, `${name} frame of ${total} bytes exceeds its ${idLimit}-byte limit`, 'length');
           }
+          const keep = this.keepPrefix?.[id];
+          if (keep !== undefined && keep < total) {
+            if (avail < keep) {
+              at = this.stash(chunk, at);
+              break;
+            }
+            const bytes = this.prefix(chunk, at, keep, true);
+            at += keep - this.headLength;
+            this.headLength = 0;
+            this.held = keep;
+            this.skipFrame = { bytes, id, omitted: total - keep };
+            this.skipLeft = total - keep;
+            continue;
+          }
         }
-        if (this.buffered < total) break;
-        const offset = this.consumed;
-        out.push({ kind: 'message', offset, bytes: this.take(total), id });
+        if (this.headLength === 0 && left >= total) {
+          // The whole frame is in this chunk: a view, no copy.
+          this.emit(out, chunk.subarray(at, at + total), id, total);
+          at += total;
+          continue;
+        }
+        // The frame spans chunks: allocate it once at its full length and fill it as parts come.
+        const asm = new Uint8Array(total);
+        asm.set(this.head.subarray(0, this.headLength));
+        this.assembly = asm;
+        this.assembled = this.headLength;
+        this.held = this.headLength;
+        this.assemblyId = id;
+        this.headLength = 0;
       }
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
@@ -153,55 +263,38 @@ export class WireFramer {
    */
   end(): void {
     if (this.failure) throw this.failure;
-    if (this.buffered === 0) return;
-    const what = this.handshakePending ? `handshake (${this.buffered} of ${HANDSHAKE_LENGTH} bytes)` : `message (${this.buffered} bytes buffered)`;
-    throw new DecodeError('unexpected_eof', this.consumed + this.buffered, `stream ended inside a ${what} that started at byte ${this.consumed}`, this.handshakePending ? 'handshake' : 'message');
+    if (this.held === 0) return;
+    const what = this.handshakePending ? `handshake (${this.held} of ${HANDSHAKE_LENGTH} bytes)` : `message (${this.held} bytes buffered)`;
+    throw new DecodeError('unexpected_eof', this.consumed + this.held, `stream ended inside a ${what} that started at byte ${this.consumed}`, this.handshakePending ? 'handshake' : 'message');
   }
 
-  private byteAt(i: number): number {
-    let idx = this.head + i;
-    for (const c of this.chunks) {
-      if (idx < c.length) return c[idx]!;
-      idx -= c.length;
-    }
-    throw new RangeError('framer: byteAt past the buffer');
+  private emit(out: WireFrame[], bytes: Uint8Array, id: number | null, total: number): void {
+    out.push({ kind: 'message', offset: this.consumed, bytes, id });
+    this.consumed += total;
+    this.held = 0;
   }
 
-  private peek(n: number): Uint8Array {
-    const first = this.chunks[0]!;
-    if (first.length - this.head >= n) return first.subarray(this.head, this.head + n);
+  /** Byte i of the current frame (head first, then the chunk from `at`). */
+  private byteAt(chunk: Uint8Array, at: number, i: number): number {
+    return i < this.headLength ? this.head[i]! : chunk[at + i - this.headLength]!;
+  }
+
+  /** The current frame's first n bytes: a view when they are all in the chunk (unless `own`), else a copy. */
+  private prefix(chunk: Uint8Array, at: number, n: number, own = false): Uint8Array {
+    if (this.headLength === 0 && !own) return chunk.subarray(at, at + n);
     const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.byteAt(i);
+    const fromHead = Math.min(n, this.headLength);
+    out.set(this.head.subarray(0, fromHead));
+    if (n > fromHead) out.set(chunk.subarray(at, at + n - fromHead), fromHead);
     return out;
   }
 
-  private take(n: number): Uint8Array {
-    this.buffered -= n;
-    this.consumed += n;
-    const first = this.chunks[0]!;
-    const avail = first.length - this.head;
-    if (avail >= n) {
-      const view = first.subarray(this.head, this.head + n);
-      this.head += n;
-      if (this.head === first.length) {
-        this.chunks.shift();
-        this.head = 0;
-      }
-      return view;
-    }
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length - this.head, n - filled);
-      out.set(c.subarray(this.head, this.head + k), filled);
-      filled += k;
-      this.head += k;
-      if (this.head === c.length) {
-        this.chunks.shift();
-        this.head = 0;
-      }
-    }
-    return out;
+  /** Keep the rest of the chunk (a frame head shorter than HEAD_CAPACITY) for the next push. */
+  private stash(chunk: Uint8Array, at: number): number {
+    const rest = chunk.length - at;
+    this.head.set(chunk.subarray(at), this.headLength);
+    this.headLength += rest;
+    this.held = this.headLength;
+    return chunk.length;
   }
 }

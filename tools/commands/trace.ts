@@ -98,6 +98,8 @@ export async function handler(argv: Args): Promise<number> {
     });
   }
   const tracer = new Tracer({
+    // Blocks are needed only to show them (--frames) or rebuild pieces (--extract).
+    keepPieceBlocks: argv.frames || extractor !== undefined,
     ...(onEvent ? { onEvent } : {}),
     ...(extractor ? { onBlock: (i: number, b: number, block: Uint8Array) => extractor!.block(i, b, block) } : {}),
   });
