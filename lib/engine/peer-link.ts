@@ -31,6 +31,15 @@ import {
  * `onFrame` is set, so the hot path allocates nothing but the socket's chunks.
  * Piece blocks are views into those chunks (never reused by Node), so they can
  * go straight to an async file write.
+ *
+ * Why not PeerConnection (lib/engine/peer-connection.ts)? Both sit on the same
+ * lib/wire codecs; no codec logic lives here. PeerConnection is the probing
+ * tools' connection: it keeps its own peer state (bitfield, have-all, allowed
+ * fast), queues messages for an async iterator with a high-water mark, and
+ * serves one request pipeline. The swarm keeps that state once, in the piece
+ * picker, and needs a plain callback per message, batched request writes,
+ * corked piece sends and its own send-buffer mark; routing 16 000 blocks per
+ * 256 MiB through PeerConnection's queue and state would do that work twice.
  */
 export interface PeerLinkOptions {
   infoHash: Uint8Array;
