@@ -171,6 +171,19 @@ export class ProbeSession {
     });
   }
 
+  /**
+   * Stop reading from the socket: what the peer sends piles up in the kernel
+   * buffers and then in the peer's own send queue, so requests it has not
+   * yet served are still queued there (the cancel probe rests on this).
+   */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
   /** Close our side and stop recording. */
   close(): void {
     if (!this.closed) this.finish({ how: 'we_closed' });

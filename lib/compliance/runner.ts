@@ -30,6 +30,7 @@ export function selectChecks(all: readonly CheckDef[], only: readonly string[] |
 const SCENARIO_ORDER: readonly ScenarioName[] = [
   'main',
   'plain',
+  'cancel',
   'keepalive',
   'unknown_id',
   'oversize_request',

@@ -24,7 +24,23 @@ export interface ScenarioOptions {
   readonly maxPieceBytes?: number;
   /** Our peer id (random `-BS0100-` style by default). */
   readonly peerId?: Uint8Array;
+  /**
+   * Cancel probe: how many bytes of requests to queue ahead of the cancelled
+   * ones. It must exceed what a peer can have in flight (loopback kernel
+   * buffers hold about 4 MiB, libtorrent's send buffer up to 3 MiB more) for
+   * "every cancelled block still came" to mean the peer ignored cancel.
+   */
+  readonly cancelQueueBytes?: number;
+  /** Cancel probe: how many of the last requested blocks to cancel. */
+  readonly cancelCount?: number;
+  /** Cancel probe: how long to hold reading (the peer fills its buffers) before cancelling. */
+  readonly cancelHoldMs?: number;
 }
+
+/** Defaults of the cancel probe (see ScenarioOptions). */
+export const CANCEL_QUEUE_BYTES = 12 * 1024 * 1024;
+export const CANCEL_COUNT = 32;
+export const CANCEL_HOLD_MS = 1000;
 
 interface Timing {
   settle: number;
@@ -46,6 +62,7 @@ const req = (index: number, begin: number, length: number): Message => ({ type: 
 const SCENARIOS: Record<ScenarioName, (s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions) => Promise<void>> = {
   main: mainScenario,
   plain: plainScenario,
+  cancel: cancelScenario,
   keepalive: (s, t, time) => probeThenWork(s, t, time, { type: 'keep_alive' }, 'keepalive'),
   unknown_id: (s, t, time) => probeThenWork(s, t, time, { type: 'unknown', id: 99, payload: Uint8Array.of(1, 2, 3) }, 'unknown_id'),
   oversize_request: (s, t, time) => badRequest(s, t, time, req(0, 0, 2 * BLOCK)),
@@ -57,6 +74,7 @@ const SCENARIOS: Record<ScenarioName, (s: ProbeSession, t: ComplyTarget, time: T
 const RESERVED: Record<ScenarioName, Uint8Array> = {
   main: makeReserved({ extended: true, fast: true }),
   plain: makeReserved({}),
+  cancel: makeReserved({ extended: true, fast: true }),
   keepalive: makeReserved({ extended: true, fast: true }),
   unknown_id: makeReserved({ extended: true, fast: true }),
   oversize_request: makeReserved({ extended: true, fast: true }),
@@ -137,8 +155,7 @@ async function getUnchoked(s: ProbeSession, time: Timing): Promise<boolean> {
  * main: both extension bits on, as a good downloader. Listens to what the
  * peer sends first; asks while choked (for an ordinary and an allowed fast
  * piece); fetches all metadata pieces and one past the end; then interested,
- * whole pieces to hash-check, a burst of requests with half cancelled at once,
- * and requests followed by not_interested to see how a choke treats them.
+ * whole pieces to hash-check, and requests followed by not_interested to see how a choke treats them.
  */
 async function mainScenario(s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions): Promise<void> {
   await mainBody(s, t, time, o);
@@ -238,26 +255,6 @@ async function mainBody(s: ProbeSession, t: ComplyTarget, time: Timing, o: Scena
   }
   if (s.closed || !unchoked(s)) return;
 
-  // Cancel: a burst of requests and, in the same write, cancels for its second half.
-  const burst: Message[] = [];
-  const start = t.pieceCount > 2 ? 1 : 0;
-  for (let p = start; p < t.pieceCount && burst.length < 16; p++) {
-    for (let b = 0; b < pieceSize(t, p) && burst.length < 16; b += BLOCK) burst.push(req(p, b, Math.min(BLOCK, pieceSize(t, p) - b)));
-  }
-  if (burst.length >= 2) {
-    const half = Math.floor(burst.length / 2);
-    const first = r.events.length;
-    s.send([
-      ...burst.map((message) => ({ message, tag: 'cancel_request' })),
-      ...burst.slice(half).map((m) => ({ message: { ...(m as Extract<Message, { type: 'request' }>), type: 'cancel' as const }, tag: 'cancel' })),
-    ]);
-    const kept = r.events.slice(first, first + half);
-    await s.until(() => kept.every((e) => isAnswered(r, e)), wait(time, time.answer));
-    if (fastOn(r)) await s.until(() => answered(s, ['cancel_request']), wait(time, time.answer));
-    else await s.idle(wait(time, 300));
-  } else r.notes.push('too few blocks in the torrent to test cancel');
-  if (s.closed) return;
-
   // Requests, then not_interested: if the peer chokes us, BEP 6 wants a reject for each request it drops.
   const probe: Message[] = [];
   const p = t.pieceCount - 1;
@@ -273,6 +270,65 @@ async function mainBody(s: ProbeSession, t: ComplyTarget, time: Timing, o: Scena
   await s.until(() => answered(s), wait(time, time.answer));
   r.facts['requestsSettled'] = answered(s) || left(time) > 0;
   r.facts['unchokedAt'] = r.events.find((e) => e.dir === 'in' && isUnchoke(e))?.at;
+}
+
+/**
+ * cancel: with reading held, a long queue of requests and then cancels for
+ * its last few blocks. The peer cannot send while we do not read, so the
+ * cancelled blocks sit behind `cancelQueueBytes` of others in its queue: a
+ * peer that honours cancel drops (or, with fast, rejects) at least some of
+ * them; one that sends every one of them ignores cancel. The transcript
+ * records the hold (facts) so the check can tell a conclusive probe from one
+ * the torrent or the peer's reqq kept too short.
+ */
+async function cancelScenario(s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions): Promise<void> {
+  const r = s.record;
+  greet(s);
+  const extHs = (e: Event) => e.message.type === 'extended' && e.message.extId === 0;
+  await s.until(() => !extendedOn(r) || r.events.some((e) => e.dir === 'in' && extHs(e)), wait(time, time.settle));
+  let reqq: number | undefined;
+  const hsEvent = r.events.find((e) => e.dir === 'in' && extHs(e));
+  if (hsEvent && hsEvent.message.type === 'extended') {
+    try {
+      reqq = decodeExtendedHandshake(hsEvent.message.payload, hsEvent.offset + 6).value.reqq;
+    } catch {
+      /* judged by extended.handshake */
+    }
+  }
+  if (!(await getUnchoked(s, time))) return;
+
+  const queueBytes = o.cancelQueueBytes ?? CANCEL_QUEUE_BYTES;
+  const want = Math.ceil(queueBytes / BLOCK) + (o.cancelCount ?? CANCEL_COUNT);
+  // BEP 10 reqq: more outstanding requests than the peer said it keeps may be dropped, which would look like honoured cancels.
+  const cap = reqq !== undefined && reqq > 0 ? Math.min(want, reqq) : want;
+  const blocks: Message[] = [];
+  // Whole pieces between the first and the last, so every queued block is a full 16 KiB.
+  const start = t.pieceCount > 1 ? 1 : 0;
+  const end = t.pieceCount > 2 ? t.pieceCount - 1 : t.pieceCount;
+  for (let p = start; p < end && blocks.length < cap; p++) {
+    for (let b = 0; b < pieceSize(t, p) && blocks.length < cap; b += BLOCK) blocks.push(req(p, b, Math.min(BLOCK, pieceSize(t, p) - b)));
+  }
+  if (blocks.length < 2) {
+    r.notes.push('too few blocks in the torrent to test cancel');
+    return;
+  }
+  const k = Math.min(o.cancelCount ?? CANCEL_COUNT, Math.floor(blocks.length / 2));
+  r.facts['cancelQueueBytes'] = queueBytes;
+  if (blocks.length < want) r.notes.push(`cancel probe: ${blocks.length} requests (${reqq !== undefined && reqq < want ? `the peer's reqq is ${reqq}` : 'the torrent is small'}), ${want} wanted`);
+
+  s.pauseReading();
+  s.send(blocks.map((message) => ({ message, tag: 'cancel_request' })));
+  await s.idle(wait(time, o.cancelHoldMs ?? CANCEL_HOLD_MS));
+  s.send(blocks.slice(blocks.length - k).map((m) => ({ message: { ...(m as Extract<Message, { type: 'request' }>), type: 'cancel' as const }, tag: 'cancel' })));
+  // Let the peer read the cancels before its queue drains.
+  await s.idle(wait(time, 300));
+  s.resumeReading();
+  const burst = r.events.filter((e) => e.tag === 'cancel_request');
+  const kept = burst.slice(0, burst.length - k);
+  await s.until(() => kept.every((e) => isAnswered(r, e)), wait(time, time.answer));
+  // The cancelled ones: a reject each with fast (BEP 6), else quiet; give stragglers a moment either way.
+  if (fastOn(r)) await s.until(() => burst.every((e) => isAnswered(r, e)), wait(time, Math.min(time.answer, 2000)));
+  else await s.idle(wait(time, 500));
 }
 
 /** plain: no extension bits at all; listen, ask while choked, say interested, listen. */

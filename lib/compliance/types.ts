@@ -92,6 +92,7 @@ export interface SessionRecord<M = unknown> {
 export type ScenarioName =
   | 'main'
   | 'plain'
+  | 'cancel'
   | 'oversize_request'
   | 'beyond_piece_request'
   | 'bad_index_request'

@@ -7,8 +7,9 @@ import { FAULTS, makeTestTorrent, startBrokenPeer, type Fault, type TestTorrent 
  * Every check is shown to fail on its fault (one fault at a time), so no check
  * can pass by accident; and the unbroken peer passes every check.
  */
-// 5 pieces of 32 KiB + a short last piece (37 pieces would give spare bits; 5 -> 3 spare bits).
-const torrent: TestTorrent = makeTestTorrent(4 * 32 * 1024 + 5000, 32 * 1024);
+// 64 pieces of 256 KiB + a short last piece: 65 pieces leave 7 spare bits, and 16 MiB is room for the
+// cancel probe to queue its 12 MiB (more than loopback's socket buffers hold) ahead of the cancelled blocks.
+const torrent: TestTorrent = makeTestTorrent(16 * 1024 * 1024 + 5000, 256 * 1024);
 const FAST = { settleMs: 250, answerMs: 1500, timeoutMs: 20_000 };
 
 async function check(fault: Fault | undefined, only?: string[]) {

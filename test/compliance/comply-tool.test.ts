@@ -10,7 +10,8 @@ import { describeError } from '../../tools/errors.js';
 import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
 import { makeTestTorrent, startBrokenPeer } from '../helpers/broken-peer.js';
 
-const torrent = makeTestTorrent(3 * 32 * 1024 + 777, 32 * 1024);
+// Big enough for the cancel probe's queue (see broken-peer.test.ts).
+const torrent = makeTestTorrent(16 * 1024 * 1024 + 777, 256 * 1024);
 let dir: string;
 let file: string;
 const fast = { settle: 0.25, answer: 1.5, timeout: 20, list: false, frames: false, json: false };

@@ -141,6 +141,9 @@ function serve(socket: Socket, t: TestTorrent, fault: Fault | undefined): void {
   socket.on('close', () => {
     for (const h of timers) clearTimeout(h);
   });
+  socket.on('drain', () => {
+    if (!flushScheduled && queue.length > 0) flush();
+  });
 
   let pre = new Uint8Array(0);
   let framer: WireFramer | undefined;
@@ -154,9 +157,11 @@ function serve(socket: Socket, t: TestTorrent, fault: Fault | undefined): void {
   let flushScheduled = false;
 
   const reject = (r: { index: number; begin: number; length: number }) => send({ type: 'reject_request', ...r });
+  // Like a real seeder, it queues requests and sends only while the socket drains (64 KiB in Node's buffer at most):
+  // a downloader that stops reading leaves requests in this queue, where a cancel can still reach them.
   const flush = () => {
     flushScheduled = false;
-    while (queue.length > 0 && !socket.destroyed) {
+    while (queue.length > 0 && !socket.destroyed && socket.writableLength < 64 * 1024) {
       const r = queue.shift()!;
       const start = r.index * target.pieceLength + r.begin;
       let block: Uint8Array = new Uint8Array(r.length);
@@ -220,7 +225,7 @@ function serve(socket: Socket, t: TestTorrent, fault: Fault | undefined): void {
       const payload =
         fault === 'ext_handshake_not_dict'
           ? encode([encodeUtf8('m')])
-          : encodeExtendedHandshake({ m: fault === 'm_id_out_of_range' ? { ...M, ut_pex: 300 } : M, v: 'broken-peer 1.0', reqq: 250, metadataSize });
+          : encodeExtendedHandshake({ m: fault === 'm_id_out_of_range' ? { ...M, ut_pex: 300 } : M, v: 'broken-peer 1.0', reqq: 2000, metadataSize });
       send({ type: 'extended', extId: 0, payload });
     }
     if (fast) for (const i of allowedFast) send({ type: 'allowed_fast', index: i });
