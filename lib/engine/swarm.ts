@@ -23,9 +23,10 @@ const WRITE_RUN = 16;
  * One torrent's swarm as seen by btscope: every connected peer, both roles at
  * once. As a downloader it keeps each peer's request pipeline full (sized to
  * the peer's rate, never above its `reqq`), writes blocks at their offsets
- * (gathered per piece), hashes pieces as their blocks arrive, announces them with have, and bans peers
- * whose data fails (smart ban: a peer whose block differs from the block that
- * finally verified is banned at once; others after repeated failures). As a
+ * (gathered per piece run), hashes pieces as their blocks arrive, announces
+ * them with have, and bans peers whose data fails (smart ban: a peer whose
+ * block differs from the block that finally verified is banned at once;
+ * others after repeated failures). As a
  * seeder it answers interested peers, unchokes a few, and serves verified
  * pieces (also ut_metadata, so magnet links work against it).
  */
