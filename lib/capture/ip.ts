@@ -3,16 +3,27 @@ export const IPPROTO = { TCP: 6, UDP: 17 } as const;
 
 export interface IpResult {
   readonly version: 4 | 6;
-  readonly src: string;
-  readonly dst: string;
+  /** Offsets of the source and destination addresses (4 or 16 bytes) in the packet data; text via ipAddressText. */
+  readonly srcAt: number;
+  readonly dstAt: number;
+  /** The transport protocol; for a fragment, that of the datagram it belongs to. */
   readonly protocol: number;
   /** Offsets of the transport header and the end of the IP payload in the packet data. */
   readonly payloadStart: number;
   readonly payloadEnd: number;
   /** Bytes of the IP payload the snaplen cut off. */
   readonly truncated: number;
-  /** A fragment (not reassembled: BitTorrent traffic almost never is). */
-  readonly fragment: boolean;
+  /** Part of a fragmented datagram (RFC 791 section 2.3, RFC 8200 section 4.5): reassemble before reading its transport header. */
+  readonly fragment: IpFragmentInfo | undefined;
+}
+
+export interface IpFragmentInfo {
+  /** Identification (16 bits in IPv4, 32 in the IPv6 fragment header). */
+  readonly id: number;
+  /** Where this fragment's bytes go in the datagram's payload. */
+  readonly offset: number;
+  /** More fragments follow (MF flag / M bit). */
+  readonly more: boolean;
 }
 
 export type IpError = { readonly error: string };
@@ -30,19 +41,20 @@ export function decodeIpv4(d: Uint8Array, at: number): IpResult | IpError {
   if (d.length < at + ihl) return { error: 'truncated IPv4 header' };
   const totalLength = (d[at + 2]! << 8) | d[at + 3]!;
   const flagsFrag = (d[at + 6]! << 8) | d[at + 7]!;
-  const fragment = (flagsFrag & 0x2000) !== 0 || (flagsFrag & 0x1fff) !== 0;
+  const more = (flagsFrag & 0x2000) !== 0;
+  const fragOffset = (flagsFrag & 0x1fff) * 8;
   // Total length 0 is seen with TCP segmentation offload: trust the capture.
   const wireEnd = totalLength === 0 ? d.length : at + totalLength;
   const payloadEnd = Math.min(wireEnd, d.length);
   return {
     version: 4,
-    src: `${d[at + 12]}.${d[at + 13]}.${d[at + 14]}.${d[at + 15]}`,
-    dst: `${d[at + 16]}.${d[at + 17]}.${d[at + 18]}.${d[at + 19]}`,
+    srcAt: at + 12,
+    dstAt: at + 16,
     protocol: d[at + 9]!,
     payloadStart: at + ihl,
     payloadEnd: Math.max(payloadEnd, at + ihl),
     truncated: Math.max(0, wireEnd - d.length),
-    fragment,
+    fragment: more || fragOffset !== 0 ? { id: (d[at + 4]! << 8) | d[at + 5]!, offset: fragOffset, more } : undefined,
   };
 }
 
@@ -51,7 +63,7 @@ export function decodeIpv6(d: Uint8Array, at: number): IpResult | IpError {
   const payloadLength = (d[at + 4]! << 8) | d[at + 5]!;
   let next = d[at + 6]!;
   let p = at + 40;
-  let fragment = false;
+  let fragment: IpFragmentInfo | undefined;
   // Hop-by-hop 0, routing 43, fragment 44, AH 51, destination options 60.
   for (let i = 0; i < 8; i++) {
     if (next === 0 || next === 43 || next === 60) {
@@ -60,10 +72,17 @@ export function decodeIpv6(d: Uint8Array, at: number): IpResult | IpError {
       p += (d[p + 1]! + 1) * 8;
     } else if (next === 44) {
       if (d.length < p + 8) return { error: 'truncated IPv6 fragment header' };
-      const off = ((d[p + 2]! << 8) | d[p + 3]!) >> 3;
-      if (off !== 0 || (d[p + 3]! & 1) !== 0) fragment = true;
+      const off = (((d[p + 2]! << 8) | d[p + 3]!) >> 3) * 8;
+      const more = (d[p + 3]! & 1) !== 0;
+      // An atomic fragment (offset 0, no more: RFC 6946) is a whole datagram.
+      const id = ((d[p + 4]! << 24) | (d[p + 5]! << 16) | (d[p + 6]! << 8) | d[p + 7]!) >>> 0;
       next = d[p]!;
       p += 8;
+      if (off !== 0 || more) {
+        // What follows is the fragmentable part, read after reassembly.
+        fragment = { id, offset: off, more };
+        break;
+      }
     } else if (next === 51) {
       if (d.length < p + 2) return { error: 'truncated IPv6 AH header' };
       next = d[p]!;
@@ -75,14 +94,19 @@ export function decodeIpv6(d: Uint8Array, at: number): IpResult | IpError {
   if (p > payloadEnd) return { error: 'IPv6 extension headers run past the packet' };
   return {
     version: 6,
-    src: ipv6Text(d, at + 8),
-    dst: ipv6Text(d, at + 24),
+    srcAt: at + 8,
+    dstAt: at + 24,
     protocol: next,
     payloadStart: p,
     payloadEnd,
     truncated: Math.max(0, wireEnd - d.length),
     fragment,
   };
+}
+
+/** An address in the packet data as text: dotted IPv4, or IPv6 as RFC 5952 writes it. */
+export function ipAddressText(d: Uint8Array, at: number, version: 4 | 6): string {
+  return version === 4 ? `${d[at]}.${d[at + 1]}.${d[at + 2]}.${d[at + 3]}` : ipv6Text(d, at);
 }
 
 /** RFC 5952 text: lower case, longest zero run compressed. */

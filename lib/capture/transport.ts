@@ -1,6 +1,7 @@
 import type { CapturedPacket } from './packet.js';
 import { decodeLink } from './link.js';
-import { decodeIp, IPPROTO } from './ip.js';
+import { decodeIp, ipAddressText, IPPROTO, type IpResult } from './ip.js';
+import { IpFragmentReassembler, type FragmentLimits } from './ip-fragments.js';
 
 /** TCP flag bits (RFC 9293). */
 export const TCP_FLAGS = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
@@ -14,22 +15,42 @@ export interface TcpInfo {
 
 /**
  * A packet taken apart down to its transport payload. `payload` is a view
- * into the capture's bytes; `payloadOffset` its absolute offset in the file.
+ * into the capture's bytes (or, for a reassembled IP datagram, into the
+ * reassembled buffer); `payloadOffset` its absolute offset in the file.
+ * The addresses are bytes at `srcAt`/`dstAt` in `addressBytes`; `src`/`dst`
+ * make their text only when asked (most packets of a flow never need it).
  */
-export interface TransportPacket {
-  readonly packet: CapturedPacket;
-  readonly proto: 'tcp' | 'udp';
-  readonly ipVersion: 4 | 6;
-  readonly src: string;
-  readonly dst: string;
-  readonly srcPort: number;
-  readonly dstPort: number;
-  readonly tcp?: TcpInfo;
-  readonly payload: Uint8Array;
-  readonly payloadOffset: number;
-  /** Payload bytes that were on the wire but not in the capture (snaplen). */
-  readonly missing: number;
-  readonly vlans?: number[];
+export class TransportPacket {
+  private srcText: string | undefined;
+  private dstText: string | undefined;
+
+  constructor(
+    readonly packet: CapturedPacket,
+    readonly proto: 'tcp' | 'udp',
+    readonly ipVersion: 4 | 6,
+    /** Where the addresses are (the packet's data; for a reassembled datagram, its last fragment's). */
+    readonly addressBytes: Uint8Array,
+    readonly srcAt: number,
+    readonly dstAt: number,
+    readonly srcPort: number,
+    readonly dstPort: number,
+    readonly tcp: TcpInfo | undefined,
+    readonly payload: Uint8Array,
+    readonly payloadOffset: number,
+    /** Payload bytes that were on the wire but not in the capture (snaplen). */
+    readonly missing: number,
+    readonly vlans: number[] | undefined,
+    /** Frame numbers of the IP fragments this datagram was reassembled from. */
+    readonly fragments: number[] | undefined,
+  ) {}
+
+  get src(): string {
+    return (this.srcText ??= ipAddressText(this.addressBytes, this.srcAt, this.ipVersion));
+  }
+
+  get dst(): string {
+    return (this.dstText ??= ipAddressText(this.addressBytes, this.dstAt, this.ipVersion));
+  }
 }
 
 export interface SkippedPacket {
@@ -38,7 +59,10 @@ export interface SkippedPacket {
   readonly skip: string;
 }
 
-/** Link, IP and TCP/UDP headers off; anything else is a reason to skip. */
+/**
+ * Link, IP and TCP/UDP headers off; anything else is a reason to skip.
+ * Stateless: an IP fragment is skipped (PacketDissector reassembles them).
+ */
 export function dissectPacket(packet: CapturedPacket): TransportPacket | SkippedPacket {
   const d = packet.data;
   const link = decodeLink(packet.linkType, d);
@@ -46,53 +70,77 @@ export function dissectPacket(packet: CapturedPacket): TransportPacket | Skipped
   const ip = decodeIp(d, link.offset, link.ipVersion);
   if ('error' in ip) return { packet, skip: ip.error };
   if (ip.fragment) return { packet, skip: 'IP fragment (not reassembled)' };
-  const at = ip.payloadStart;
-  const wireMissing = ip.truncated;
+  return transportOf(packet, ip, d, ip.payloadStart, ip.payloadEnd, ip.truncated, packet.fileOffset, link.vlans, undefined);
+}
+
+/**
+ * dissectPacket with IP fragments put back together: a fragment gives
+ * `undefined` while its datagram waits, and the datagram is dissected when
+ * its last fragment is in (bounded by FragmentLimits, in capture time).
+ */
+export class PacketDissector {
+  readonly fragments: IpFragmentReassembler;
+
+  constructor(limits: Partial<FragmentLimits> = {}) {
+    this.fragments = new IpFragmentReassembler(limits);
+  }
+
+  dissect(packet: CapturedPacket): TransportPacket | SkippedPacket | undefined {
+    const d = packet.data;
+    const link = decodeLink(packet.linkType, d);
+    if (link.ipVersion === 0) return { packet, skip: `not IP (${link.other})` };
+    const ip = decodeIp(d, link.offset, link.ipVersion);
+    if ('error' in ip) return { packet, skip: ip.error };
+    if (!ip.fragment) return transportOf(packet, ip, d, ip.payloadStart, ip.payloadEnd, ip.truncated, packet.fileOffset, link.vlans, undefined);
+    const key = `${ip.version}|${ipAddressText(d, ip.srcAt, ip.version)}|${ipAddressText(d, ip.dstAt, ip.version)}|${ip.protocol}|${ip.fragment.id}`;
+    const r = this.fragments.add(key, ip.fragment, d.subarray(ip.payloadStart, ip.payloadEnd), packet.time, packet.number, packet.fileOffset + ip.payloadStart, ip.truncated > 0);
+    if (r.kind === 'held') return undefined;
+    if (r.kind === 'dropped') return { packet, skip: `IP fragments dropped (${r.reason})` };
+    // The datagram's transport header is at 0 of the reassembled payload; file offsets are the first fragment's.
+    return transportOf(packet, ip, r.payload, 0, r.payload.length, 0, r.fileOffset, link.vlans, r.packets, d);
+  }
+
+  /** The capture ended: datagrams still missing fragments are given up (counted in fragments.dropped). */
+  end(): void {
+    this.fragments.flush();
+  }
+}
+
+/** The TCP or UDP header at `at` of `d` (IP payload up to `end`). */
+function transportOf(
+  packet: CapturedPacket,
+  ip: IpResult,
+  d: Uint8Array,
+  at: number,
+  end: number,
+  wireMissing: number,
+  /** File offset of d[0] (a packet) or of the reassembled payload's first byte. */
+  fileBase: number,
+  vlans: number[] | undefined,
+  fragments: number[] | undefined,
+  addressBytes: Uint8Array = d,
+): TransportPacket | SkippedPacket {
   if (ip.protocol === IPPROTO.TCP) {
-    if (ip.payloadEnd < at + 20) return { packet, skip: 'truncated TCP header' };
+    if (end < at + 20) return { packet, skip: 'truncated TCP header' };
     const dataOffset = (d[at + 12]! >> 4) * 4;
     if (dataOffset < 20) return { packet, skip: `TCP data offset ${dataOffset} < 20` };
-    if (ip.payloadEnd < at + dataOffset) return { packet, skip: 'truncated TCP options' };
+    if (end < at + dataOffset) return { packet, skip: 'truncated TCP options' };
     const start = at + dataOffset;
-    return {
-      packet,
-      proto: 'tcp',
-      ipVersion: ip.version,
-      src: ip.src,
-      dst: ip.dst,
-      srcPort: (d[at]! << 8) | d[at + 1]!,
-      dstPort: (d[at + 2]! << 8) | d[at + 3]!,
-      tcp: {
-        seq: ((d[at + 4]! << 24) | (d[at + 5]! << 16) | (d[at + 6]! << 8) | d[at + 7]!) >>> 0,
-        ack: ((d[at + 8]! << 24) | (d[at + 9]! << 16) | (d[at + 10]! << 8) | d[at + 11]!) >>> 0,
-        flags: d[at + 13]!,
-        window: (d[at + 14]! << 8) | d[at + 15]!,
-      },
-      payload: d.subarray(start, ip.payloadEnd),
-      payloadOffset: packet.fileOffset + start,
-      missing: wireMissing,
-      ...(link.vlans ? { vlans: link.vlans } : {}),
+    const tcp: TcpInfo = {
+      seq: ((d[at + 4]! << 24) | (d[at + 5]! << 16) | (d[at + 6]! << 8) | d[at + 7]!) >>> 0,
+      ack: ((d[at + 8]! << 24) | (d[at + 9]! << 16) | (d[at + 10]! << 8) | d[at + 11]!) >>> 0,
+      flags: d[at + 13]!,
+      window: (d[at + 14]! << 8) | d[at + 15]!,
     };
+    return new TransportPacket(packet, 'tcp', ip.version, addressBytes, ip.srcAt, ip.dstAt, (d[at]! << 8) | d[at + 1]!, (d[at + 2]! << 8) | d[at + 3]!, tcp, d.subarray(start, end), fileBase + start, wireMissing, vlans, fragments);
   }
   if (ip.protocol === IPPROTO.UDP) {
-    if (ip.payloadEnd < at + 8) return { packet, skip: 'truncated UDP header' };
+    if (end < at + 8) return { packet, skip: 'truncated UDP header' };
     const udpLength = (d[at + 4]! << 8) | d[at + 5]!;
     const start = at + 8;
     // The UDP length bounds the payload (Ethernet padding follows it).
-    const end = udpLength >= 8 ? Math.min(ip.payloadEnd, at + udpLength) : ip.payloadEnd;
-    return {
-      packet,
-      proto: 'udp',
-      ipVersion: ip.version,
-      src: ip.src,
-      dst: ip.dst,
-      srcPort: (d[at]! << 8) | d[at + 1]!,
-      dstPort: (d[at + 2]! << 8) | d[at + 3]!,
-      payload: d.subarray(start, end),
-      payloadOffset: packet.fileOffset + start,
-      missing: Math.max(0, at + udpLength - ip.payloadEnd),
-      ...(link.vlans ? { vlans: link.vlans } : {}),
-    };
+    const stop = udpLength >= 8 ? Math.min(end, at + udpLength) : end;
+    return new TransportPacket(packet, 'udp', ip.version, addressBytes, ip.srcAt, ip.dstAt, (d[at]! << 8) | d[at + 1]!, (d[at + 2]! << 8) | d[at + 3]!, undefined, d.subarray(start, stop), fileBase + start, Math.max(0, at + udpLength - end), vlans, fragments);
   }
   return { packet, skip: `IP protocol ${ip.protocol}` };
 }

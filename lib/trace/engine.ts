@@ -3,7 +3,8 @@ import type { Frame } from '../core/field.js';
 import { toHex } from '../core/bytes.js';
 import { DecodeError } from '../core/errors.js';
 import type { CapturedPacket } from '../capture/packet.js';
-import { dissectPacket, isSkipped, TCP_FLAGS, type TransportPacket } from '../capture/transport.js';
+import { isSkipped, PacketDissector, TCP_FLAGS, type TransportPacket } from '../capture/transport.js';
+import type { FragmentLimits } from '../capture/ip-fragments.js';
 import { endpointText } from '../capture/ip.js';
 import { TcpDirection, type ReassemblyLimits, type StreamSink } from '../capture/tcp-reassembly.js';
 import { decodeUtpHeader, looksLikeUtp, UtpDirection, UTP_TYPE, type UtpHeader } from '../capture/utp.js';
@@ -32,6 +33,8 @@ export interface TracerOptions {
    */
   keepPieceBlocks?: boolean;
   reassembly?: Partial<ReassemblyLimits>;
+  /** IP fragment reassembly bounds (datagram size, pending datagrams and bytes, timeout in capture time). */
+  fragments?: Partial<FragmentLimits>;
   /** Transactions kept for the summary (the rest are counted). */
   maxTransactions?: number;
   /** Open transactions remembered while waiting for their answer. */
@@ -270,6 +273,13 @@ export class Tracer {
   private packets = 0;
   private firstTime = NaN;
   private readonly tcp = new Map<string, TcpConn>();
+  private readonly dissector: PacketDissector;
+  /** The last TCP flow's addresses and ports, so the packets of a bulk transfer skip the key strings and map lookup. */
+  private readonly lastFlow = new Uint8Array(36);
+  private lastFlowVersion = 0;
+  private lastFlowPorts = -1;
+  private lastConn: TcpConn | undefined;
+  private lastSrcIsA = false;
   private readonly utp = new Map<string, { conn: UtpConn; dir: TraceDirection }>();
   private readonly udpStreams = new Map<string, StreamSummary>();
   private readonly udpKinds = new Map<string, 'utp' | 'udp-tracker'>();
@@ -294,6 +304,7 @@ export class Tracer {
     if (!this.keepPieceBlocks && this.onBlock) throw new RangeError('onBlock needs keepPieceBlocks');
     this.maxTransactions = options.maxTransactions ?? 10_000;
     this.maxPending = options.maxPending ?? 100_000;
+    this.dissector = new PacketDissector(options.fragments);
   }
 
   count(type: string): void {
@@ -319,7 +330,9 @@ export class Tracer {
     this.now = p.time;
     this.currentPacket = p.number;
     if (Number.isNaN(this.firstTime)) this.firstTime = p.time;
-    const t = dissectPacket(p);
+    const t = this.dissector.dissect(p);
+    // A fragment held until its datagram is whole (then traced with the last one).
+    if (t === undefined) return;
     if (isSkipped(t)) {
       this.skipped[t.skip] = (this.skipped[t.skip] ?? 0) + 1;
       return;
@@ -330,6 +343,9 @@ export class Tracer {
 
   /** The capture ended: flush every reassembler and decoder. */
   end(): TraceSummary {
+    this.dissector.end();
+    for (const [reason, n] of Object.entries(this.dissector.fragments.dropped)) this.skipped[`IP datagram not reassembled (${reason})`] = n;
+    if (this.dissector.fragments.reassembled) this.otherCounts['ip.reassembled'] = this.dissector.fragments.reassembled;
     const seen = new Set<TcpConn>();
     for (const c of this.tcp.values()) {
       if (seen.has(c)) continue;
@@ -423,34 +439,71 @@ export class Tracer {
   }
 
   private tcpPacket(t: TransportPacket): void {
-    const src = endpointText(t.src, t.srcPort);
-    const dst = endpointText(t.dst, t.dstPort);
     const tcp = t.tcp!;
     const syn = (tcp.flags & TCP_FLAGS.SYN) !== 0;
     const ack = (tcp.flags & TCP_FLAGS.ACK) !== 0;
-    let c = this.tcp.get(`${src}>${dst}`);
-    if (c && syn && !ack && (c.closed || c.out.next > 0 || c.in.next > 0) && c.summary.a === src) {
-      this.closeTcp(c);
-      c = undefined;
+    let c: TcpConn | undefined;
+    let dir: TraceDirection;
+    const fast = !syn && this.lastConn !== undefined ? this.sameFlow(t) : 0;
+    if (fast !== 0) {
+      c = this.lastConn!;
+      dir = (fast === 1) === this.lastSrcIsA ? 'out' : 'in';
+    } else {
+      const src = endpointText(t.src, t.srcPort);
+      const dst = endpointText(t.dst, t.dstPort);
+      c = this.tcp.get(`${src}>${dst}`);
+      if (c && syn && !ack && (c.closed || c.out.next > 0 || c.in.next > 0) && c.summary.a === src) {
+        this.closeTcp(c);
+        c = undefined;
+      }
+      if (!c) {
+        if (!syn && !ack && t.payload.length === 0) return;
+        const initiator = syn && ack ? dst : src;
+        const responder = initiator === src ? dst : src;
+        const summary = this.newStream('tcp', 'peer', initiator, responder, 'no payload', syn);
+        const conn: TcpConn = { summary, kind: 'undecided', closed: false } as TcpConn;
+        conn.out = new TcpDirection(this.tcpSink(conn, 'out'), this.options.reassembly);
+        conn.in = new TcpDirection(this.tcpSink(conn, 'in'), this.options.reassembly);
+        this.tcp.set(`${initiator}>${responder}`, conn);
+        this.tcp.set(`${responder}>${initiator}`, conn);
+        c = conn;
+      }
+      dir = src === c.summary.a ? 'out' : 'in';
+      this.rememberFlow(t, c, dir === 'out');
     }
-    if (!c) {
-      if (!syn && !ack && t.payload.length === 0) return;
-      const initiator = syn && ack ? dst : src;
-      const responder = initiator === src ? dst : src;
-      const summary = this.newStream('tcp', 'peer', initiator, responder, 'no payload', syn);
-      const conn: TcpConn = { summary, kind: 'undecided', closed: false } as TcpConn;
-      conn.out = new TcpDirection(this.tcpSink(conn, 'out'), this.options.reassembly);
-      conn.in = new TcpDirection(this.tcpSink(conn, 'in'), this.options.reassembly);
-      this.tcp.set(`${initiator}>${responder}`, conn);
-      this.tcp.set(`${responder}>${initiator}`, conn);
-      c = conn;
-    }
-    const dir: TraceDirection = src === c.summary.a ? 'out' : 'in';
     c.summary.lastTime = this.now;
     if (ack) c[other(dir)].acknowledged(tcp.ack, this.currentPacket);
     c[dir].segment(tcp, t.payload, this.currentPacket, t.missing);
     if (tcp.flags & TCP_FLAGS.RST) c.closed = true;
     if (c.out.finSeen && c.in.finSeen) c.closed = true;
+  }
+
+  /** 1: the last flow's direction, 2: its reverse, 0: another flow. */
+  private sameFlow(t: TransportPacket): number {
+    if (t.ipVersion !== this.lastFlowVersion) return 0;
+    const n = t.ipVersion === 4 ? 4 : 16;
+    const a = t.addressBytes;
+    const f = this.lastFlow;
+    const ports = t.srcPort * 65536 + t.dstPort;
+    if (ports === this.lastFlowPorts) {
+      for (let i = 0; i < n; i++) if (a[t.srcAt + i] !== f[i] || a[t.dstAt + i] !== f[16 + i]) return 0;
+      return 1;
+    }
+    if (ports === (this.lastFlowPorts % 65536) * 65536 + Math.floor(this.lastFlowPorts / 65536)) {
+      for (let i = 0; i < n; i++) if (a[t.srcAt + i] !== f[16 + i] || a[t.dstAt + i] !== f[i]) return 0;
+      return 2;
+    }
+    return 0;
+  }
+
+  private rememberFlow(t: TransportPacket, c: TcpConn, srcIsA: boolean): void {
+    const n = t.ipVersion === 4 ? 4 : 16;
+    this.lastFlow.set(t.addressBytes.subarray(t.srcAt, t.srcAt + n), 0);
+    this.lastFlow.set(t.addressBytes.subarray(t.dstAt, t.dstAt + n), 16);
+    this.lastFlowVersion = t.ipVersion;
+    this.lastFlowPorts = t.srcPort * 65536 + t.dstPort;
+    this.lastConn = c;
+    this.lastSrcIsA = srcIsA;
   }
 
   private tcpSink(c: TcpConn, dir: TraceDirection): StreamSink {
@@ -505,6 +558,7 @@ export class Tracer {
       c.http = undefined;
     }
     c.closed = true;
+    if (this.lastConn === c) this.lastConn = undefined;
     const key1 = `${c.summary.a}>${c.summary.b}`;
     const key2 = `${c.summary.b}>${c.summary.a}`;
     if (this.tcp.get(key1) === c) this.tcp.delete(key1);
@@ -617,7 +671,7 @@ export class Tracer {
       text,
       offset: t.payloadOffset,
       end: t.payloadOffset + t.payload.length,
-      packets: [packet],
+      packets: t.fragments ?? [packet],
       fields,
       ...(diagnostics && diagnostics.length ? { diagnostics } : {}),
       frame: () => withMeta(frame(), { stream: s.id, packet }),

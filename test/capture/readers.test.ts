@@ -55,7 +55,7 @@ describe('capture format by magic, not by name', () => {
   });
 });
 
-describe('classic pcap (pcap-parser)', () => {
+describe('classic pcap (our streaming reader)', () => {
   it.each([
     ['little-endian', {}],
     ['big-endian', { bigEndian: true }],
