@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commands } from './commands/index.js';
+import { loadCommands } from './commands/index.js';
 import { describeError } from './errors.js';
 import { EXIT } from './exit-codes.js';
 
 /** The btscope entry point: wires the tool modules into yargs and maps errors to exit codes. */
 export async function main(args: string[]): Promise<number> {
   let exitCode: number = EXIT.ok;
+  const commands = await loadCommands(args);
   // yargs-parser reads a lone '-' as a flag; the tools take it to mean stdin.
   const parser = yargs(args.map((a) => (a === '-' ? '/dev/stdin' : a)))
     .scriptName('btscope')

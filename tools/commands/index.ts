@@ -1,17 +1,4 @@
 import type { Argv } from 'yargs';
-import * as bdecode from './bdecode.js';
-import * as torrent from './torrent.js';
-import * as magnet from './magnet.js';
-import * as tracker from './tracker.js';
-import * as trackerServe from './tracker-serve.js';
-import * as handshake from './handshake.js';
-import * as metadata from './metadata.js';
-import * as piece from './piece.js';
-import * as comply from './comply.js';
-import * as demo from './demo.js';
-import * as download from './download.js';
-import * as seed from './seed.js';
-import * as trace from './trace.js';
 
 /** What every tool module exports (webdriverio's command modules). */
 export interface ToolModule {
@@ -23,5 +10,31 @@ export interface ToolModule {
   handler: (argv: any) => Promise<number | void>;
 }
 
-/** Every btscope tool, in the order `btscope --help` lists them. Adding a tool is one line here. */
-export const commands: ToolModule[] = [demo, torrent, magnet, tracker, trackerServe, bdecode, comply, handshake, metadata, piece, download, seed, trace];
+/**
+ * Every btscope tool, in the order `btscope --help` lists them: its command name
+ * and its module. Adding a tool is one line here. Modules load on demand, so
+ * `btscope torrent x.torrent` does not pay for the downloader or the tracer.
+ */
+export const commandList: ReadonlyArray<readonly [name: string, load: () => Promise<ToolModule>]> = [
+  ['demo', () => import('./demo.js')],
+  ['torrent', () => import('./torrent.js')],
+  ['magnet', () => import('./magnet.js')],
+  ['bdecode', () => import('./bdecode.js')],
+  ['tracker', () => import('./tracker.js')],
+  ['tracker-serve', () => import('./tracker-serve.js')],
+  ['handshake', () => import('./handshake.js')],
+  ['metadata', () => import('./metadata.js')],
+  ['piece', () => import('./piece.js')],
+  ['download', () => import('./download.js')],
+  ['seed', () => import('./seed.js')],
+  ['trace', () => import('./trace.js')],
+  ['comply', () => import('./comply.js')],
+];
+
+/** The modules needed to run `args`: just the named tool, or all of them for help and typos. */
+export async function loadCommands(args: readonly string[]): Promise<ToolModule[]> {
+  const first = args.find((a) => !a.startsWith('-'));
+  const one = commandList.find(([name]) => name === first);
+  const wanted = one ? [one] : commandList;
+  return Promise.all(wanted.map(([, load]) => load()));
+}
