@@ -1,6 +1,5 @@
 import { BNode } from '../bencode/node.js';
-import { isAscii, K_DICT, K_INT, K_LIST, K_STR, textView, TOKEN_STRIDE as S } from '../bencode/tokens.js';
-import { utf8 } from '../core/bytes.js';
+import { K_DICT, K_INT, K_LIST, K_STR, TextRegion, TOKEN_STRIDE as S } from '../bencode/tokens.js';
 import { DecodeError } from '../core/errors.js';
 import type { Span } from '../core/span.js';
 import type { Issues } from './issues.js';
@@ -131,7 +130,8 @@ export function v1Files(info: BNode, nameNode: BNode, name: string, issues: Issu
   if (info.get('length')) issues.warn('ambiguous_layout', "info has both 'length' and 'files': 'files' is used", info.get('length')!.span);
   const out: FileEntry[] = [];
   const doc = files.doc;
-  const text = textView(doc.buf);
+  const ft = files.index * S;
+  const text = new TextRegion(doc.buf, doc.tokens[ft + 1]!, doc.tokens[ft + 2]!);
   const fast = plainEntries && isPlainComponent(name);
   let e = files.index + 1;
   for (let i = 0; i < files.length; i++) {
@@ -158,7 +158,7 @@ function keyIs(buf: Uint8Array, at: number, key: Uint8Array): boolean {
  * path) returns undefined and goes through v1Entry; for the entries taken
  * here both give the same file.
  */
-function plainV1Entry(doc: BNode['doc'], text: Buffer, e: number, name: string): PlainFile | undefined {
+function plainV1Entry(doc: BNode['doc'], text: TextRegion, e: number, name: string): PlainFile | undefined {
   const tokens = doc.tokens;
   const buf = doc.buf;
   const et = e * S;
@@ -193,7 +193,7 @@ function plainV1Entry(doc: BNode['doc'], text: Buffer, e: number, name: string):
   if (attrT >= 0) {
     const at = attrT * S;
     if (tokens[at] !== K_STR) return undefined;
-    attr = stringAt(text, tokens[at + 3]!, tokens[at + 2]!);
+    attr = text.slice(tokens[at + 3]!, tokens[at + 2]!);
     if (attr.includes('l')) return undefined;
   }
   const pt = pathT * S;
@@ -207,7 +207,7 @@ function plainV1Entry(doc: BNode['doc'], text: Buffer, e: number, name: string):
   for (let j = 1; j <= m; j++) {
     const ct = c * S;
     if (tokens[ct] !== K_STR) return undefined;
-    const s = stringAt(text, tokens[ct + 3]!, tokens[ct + 2]!);
+    const s = text.slice(tokens[ct + 3]!, tokens[ct + 2]!);
     if (!isPlainComponent(s)) return undefined;
     components[j] = s;
     c = tokens[ct + 4]!;
@@ -215,11 +215,6 @@ function plainV1Entry(doc: BNode['doc'], text: Buffer, e: number, name: string):
   const pad = attr.includes('p') || components[m]!.startsWith(LEGACY_PAD_PREFIX);
   const span: Span = { start: doc.base + tokens[et + 1]!, end: doc.base + tokens[et + 2]! };
   return { path: components, length, offset: 0, pad, attr, span };
-}
-
-/** buf[start, end) as text, as BNode.str() reads it: ASCII without TextDecoder. */
-function stringAt(text: Buffer, start: number, end: number): string {
-  return isAscii(text, start, end) ? text.toString('latin1', start, end) : utf8(text.subarray(start, end));
 }
 
 /** One `files` entry, read through BNode: every check, error and diagnostic. */

@@ -5,9 +5,12 @@
  * string per file. Open addressing over FNV-1a hashes of the components.
  */
 export class PathSet {
-  private slots = new Int32Array(1024); // 0: empty, else index + 1 into keys
+  /** Pairs (hash, index + 1 into keys); index 0: empty slot. */
+  private slots = new Int32Array(2048);
   private readonly keys: (readonly string[])[] = [];
-  private readonly hashes: number[] = [];
+  /** Every path of a multi-file torrent starts with the same name string: hash it once. */
+  private lastFirst: string | undefined;
+  private lastFirstHash = 0;
 
   get size(): number {
     return this.keys.length;
@@ -15,55 +18,78 @@ export class PathSet {
 
   /** Adds `path`; false when an equal path was already there. */
   add(path: readonly string[]): boolean {
-    const h = hashPath(path);
-    const mask = this.slots.length - 1;
+    const h = this.hash(path);
+    const slots = this.slots;
+    const mask = (slots.length >> 1) - 1;
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const at = this.slots[s]!;
+      const at = slots[2 * s + 1]!;
       if (at === 0) {
         this.keys.push(path);
-        this.hashes.push(h);
-        this.slots[s] = this.keys.length;
-        if (this.keys.length * 2 > this.slots.length) this.grow();
+        slots[2 * s] = h;
+        slots[2 * s + 1] = this.keys.length;
+        if (this.keys.length * 4 > slots.length) this.grow();
         return true;
       }
-      if (this.hashes[at - 1] === h && samePath(this.keys[at - 1]!, path)) return false;
+      if (slots[2 * s] === h && samePath(this.keys[at - 1]!, path)) return false;
     }
   }
 
   has(path: readonly string[]): boolean {
-    const h = hashPath(path);
-    const mask = this.slots.length - 1;
+    const h = this.hash(path);
+    const slots = this.slots;
+    const mask = (slots.length >> 1) - 1;
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const at = this.slots[s]!;
+      const at = slots[2 * s + 1]!;
       if (at === 0) return false;
-      if (this.hashes[at - 1] === h && samePath(this.keys[at - 1]!, path)) return true;
+      if (slots[2 * s] === h && samePath(this.keys[at - 1]!, path)) return true;
     }
   }
 
+  /** Half full at most: twice as many slots as keys. */
   private grow(): void {
-    const slots = new Int32Array(this.slots.length * 2);
-    const mask = slots.length - 1;
-    for (let i = 0; i < this.keys.length; i++) {
-      let s = this.hashes[i]! & mask;
-      while (slots[s] !== 0) s = (s + 1) & mask;
-      slots[s] = i + 1;
+    const old = this.slots;
+    const slots = new Int32Array(old.length * 2);
+    const mask = (slots.length >> 1) - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i + 1] === 0) continue;
+      let s = old[i]! & mask;
+      while (slots[2 * s + 1] !== 0) s = (s + 1) & mask;
+      slots[2 * s] = old[i]!;
+      slots[2 * s + 1] = old[i + 1]!;
     }
     this.slots = slots;
   }
+
+  private hash(path: readonly string[]): number {
+    if (path.length === 0) return mix(FNV_OFFSET);
+    const first = path[0]!;
+    let h: number;
+    if (first === this.lastFirst) {
+      h = this.lastFirstHash;
+    } else {
+      h = fnv(FNV_OFFSET, first);
+      this.lastFirst = first;
+      this.lastFirstHash = h;
+    }
+    for (let i = 1; i < path.length; i++) h = fnv(h, path[i]!);
+    return mix(h);
+  }
 }
 
-function hashPath(path: readonly string[]): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < path.length; i++) {
-    const c = path[i]!;
-    for (let j = 0; j < c.length; j++) h = Math.imul(h ^ c.charCodeAt(j), 0x01000193);
-    h = Math.imul(h ^ 0x2f, 0x01000193);
-  }
-  // Final mix: FNV's low bits alone cluster for names that differ only at the end.
+const FNV_OFFSET = 0x811c9dc5;
+
+/** FNV-1a over a component's UTF-16 units, then the `/` that ends it. */
+function fnv(h: number, c: string): number {
+  for (let j = 0; j < c.length; j++) h = Math.imul(h ^ c.charCodeAt(j), 0x01000193);
+  return Math.imul(h ^ 0x2f, 0x01000193);
+}
+
+/** Final mix: FNV's low bits alone cluster for names that differ only at the end. */
+function mix(h: number): number {
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   h ^= h >>> 12;
-  return h >>> 0;
+  return h | 0;
 }
 
 function samePath(a: readonly string[], b: readonly string[]): boolean {
