@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { bytesEqual } from '../core/bytes.js';
 import type { Torrent } from '../metainfo/types.js';
-import { pieceHashV1, pieceSize } from '../metainfo/layout.js';
+import { fileAt, pieceFileRanges, pieceHashV1, pieceHashV2, pieceSize } from '../metainfo/layout.js';
+import { v2PieceHash } from '../metainfo/merkle.js';
 
 export type PieceOutcome = 'ok' | 'bad_hash';
 
@@ -28,7 +29,9 @@ interface Assembly {
 
 /**
  * Rebuilds pieces from the piece messages of a capture and checks each
- * complete one against the torrent's SHA-1 (BEP 3; hybrids too). Blocks are
+ * complete one against the torrent's hashes: SHA-1 (BEP 3) for v1, the piece
+ * layer or pieces root (BEP 52, merkle.v2PieceHash over the file's own bytes
+ * in the piece) for v2, both for a hybrid, which must pass both. Blocks are
  * copied into the piece they belong to (the only copy made of piece data),
  * and memory is capped: beyond `maxBufferedBytes` of incomplete pieces, the
  * oldest is given up. Verified pieces go to `onPiece` (to be written out).
@@ -46,7 +49,7 @@ export class PieceExtractor {
     private readonly onPiece: (index: number, data: Uint8Array, outcome: PieceOutcome) => void,
     private readonly maxBufferedBytes = 256 * 1024 * 1024,
   ) {
-    if (!torrent.pieces) throw new RangeError('a v2-only torrent has no SHA-1 piece hashes: extraction checks v1 and hybrid torrents');
+    if (!torrent.pieces && !torrent.infoHashV2) throw new RangeError('the torrent has neither v1 piece hashes nor a v2 part');
   }
 
   block(index: number, begin: number, block: Uint8Array): void {
@@ -70,6 +73,8 @@ export class PieceExtractor {
         this.evicted++;
       }
       a = { buf: new Uint8Array(size), ranges: [], covered: 0 };
+      // Padding (BEP 47 pad files, v2 alignment after a file) is zeros: there already, whether or not a peer sends it.
+      for (const r of pieceFileRanges(this.torrent, index)) if (r.pad) a.covered += addRange(a.ranges, r.pieceOffset, r.pieceOffset + r.length);
       this.assemblies.set(index, a);
       this.buffered += size;
     }
@@ -79,11 +84,30 @@ export class PieceExtractor {
     this.assemblies.delete(index);
     this.buffered -= size;
     this.seenPartial.delete(index);
-    const want = pieceHashV1(this.torrent, index)!;
-    const got = createHash('sha1').update(a.buf).digest();
-    const outcome: PieceOutcome = bytesEqual(new Uint8Array(got), want) ? 'ok' : 'bad_hash';
+    const outcome: PieceOutcome = this.hashesMatch(index, a.buf) ? 'ok' : 'bad_hash';
     if (this.done.get(index) !== 'ok') this.done.set(index, outcome);
     this.onPiece(index, a.buf, outcome);
+  }
+
+  /** Every hash the torrent has for the piece: SHA-1 (v1, hybrid) and the v2 merkle hash (v2, hybrid). */
+  private hashesMatch(index: number, data: Uint8Array): boolean {
+    const t = this.torrent;
+    if (t.pieces) {
+      const want = pieceHashV1(t, index);
+      if (!want || !bytesEqual(new Uint8Array(createHash('sha1').update(data).digest()), want)) return false;
+    }
+    if (t.infoHashV2) {
+      const want = pieceHashV2(t, index);
+      if (!want) {
+        // No v2 hash: a piece starting in padding is fine; a file's piece whose layer is missing cannot be checked.
+        return t.files[fileAt(t.files, index * t.pieceLength)]!.pad;
+      }
+      const f = t.files[want.fileIndex]!;
+      // BEP 52: only the file's own bytes are leaves (the rest of the piece is alignment padding).
+      const inFile = Math.min(data.length, f.offset + f.length - index * t.pieceLength);
+      if (!bytesEqual(v2PieceHash(data.subarray(0, inFile), t.pieceLength, want.fileLength), want.hash)) return false;
+    }
+    return true;
   }
 
   report(): ExtractReport {
