@@ -10,7 +10,17 @@ export interface RunOptions extends ScenarioOptions {
   readonly checks?: readonly CheckDef[];
   /** Told before each scenario starts (progress on stderr when it is a TTY). */
   readonly onProgress?: (text: string) => void;
+  /**
+   * Awaited before every connection but the first, for peers that take one
+   * connection per IP at a time (transmission closes a new one while it still
+   * lists the old): wait a fixed gap, or until the peer no longer lists us.
+   * Bounded by the run's deadline.
+   */
+  readonly betweenConnections?: (next: ScenarioName) => Promise<void>;
 }
+
+/** `betweenConnections` for a fixed gap (`btscope comply --gap S`). */
+export const fixedGap = (ms: number) => (): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Which checks a run includes: all, or those named by `--only` (unknown ids are a usage error). */
 export function selectChecks(all: readonly CheckDef[], only: readonly string[] | undefined): CheckDef[] {
@@ -50,6 +60,11 @@ export async function runCompliance(target: ComplyTarget, options: RunOptions): 
   const deadline = Date.now() + options.timeoutMs;
   for (const name of SCENARIO_ORDER) {
     if (!needed.has(name)) continue;
+    if (deadline - Date.now() <= 0) break;
+    if (sessions.size > 0 && options.betweenConnections) {
+      options.onProgress?.(`waiting before scenario ${name}`);
+      await boundedBy(options.betweenConnections(name), deadline - Date.now());
+    }
     const left = deadline - Date.now();
     if (left <= 0) break;
     options.onProgress?.(`scenario ${name}`);
@@ -61,6 +76,16 @@ export async function runCompliance(target: ComplyTarget, options: RunOptions): 
     sessions.set(name, record);
   }
   return evaluateChecks(`${options.host}:${options.port}`, target, checks, sessions);
+}
+
+/** Await `p`, but no longer than `ms` (its rejection ends the wait too: the next connection then says what happened). */
+async function boundedBy(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([p.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The pure half of a run: verdicts from recorded sessions. */

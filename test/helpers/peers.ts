@@ -17,6 +17,8 @@ export const PEERS = {
   tshark: () => onPath('tshark'),
   tcpdump: () => onPath('tcpdump'),
   libtorrent: () => hasLibtorrent(),
+  rtorrent: () => onPath('rtorrent'),
+  'qbittorrent-nox': () => onPath('qbittorrent-nox'),
 } as const;
 
 export type PeerName = keyof typeof PEERS;

@@ -5,7 +5,8 @@ import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
 import { evidenceFrame } from '../../lib/compliance/evidence.js';
 import { reportJson } from '../../lib/compliance/report.js';
-import { runCompliance } from '../../lib/compliance/runner.js';
+import { fixedGap, runCompliance } from '../../lib/compliance/runner.js';
+import { CANCEL_QUEUE_BYTES } from '../../lib/compliance/scenarios.js';
 import type { ComplianceReport, CheckResultKind } from '../../lib/compliance/types.js';
 import { palette, type Palette } from '../../lib/render/color.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
@@ -26,6 +27,8 @@ export function builder(y: Argv) {
     .option('list', { type: 'boolean', default: false, describe: 'List the checks (id, BEP, section, rule) and exit' })
     .option('settle', { type: 'number', default: 1.5, describe: 'Seconds to listen for what the peer sends unprompted after the handshake' })
     .option('answer', { type: 'number', default: 5, describe: 'Seconds to wait for each answer (handshake, unchoke, piece, reject)' })
+    .option('gap', { type: 'number', default: 0, describe: 'Seconds to wait between connections, for peers that take one connection per IP at a time (transmission: about 3)' })
+    .option('cancel-queue', { type: 'number', default: CANCEL_QUEUE_BYTES / 1048576, describe: 'MiB of requests the cancel probe queues ahead of the blocks it cancels; more than the peer can have in flight (socket buffers plus its send buffer), or an ignored cancel only warns' })
     .example('$0 comply demo.torrent 127.0.0.1:6881', 'run every check against a seeder')
     .example('$0 comply demo.torrent 127.0.0.1:6881 --only fast --frames', 'the fast-extension checks, with the frames each verdict rests on')
     .epilogue(
@@ -45,6 +48,8 @@ interface Args {
   timeout: number;
   settle: number;
   answer: number;
+  gap?: number;
+  cancelQueue?: number;
   io?: unknown;
 }
 
@@ -76,6 +81,8 @@ export async function handler(argv: Args): Promise<number> {
     timeoutMs: argv.timeout * 1000,
     settleMs: argv.settle * 1000,
     answerMs: argv.answer * 1000,
+    ...(argv.gap ? { betweenConnections: fixedGap(argv.gap * 1000) } : {}),
+    ...(argv.cancelQueue !== undefined ? { cancelQueueBytes: Math.round(argv.cancelQueue * 1048576) } : {}),
     ...(argv.only ? { only: argv.only } : {}),
     onProgress: io.errIsTTY ? (t) => io.err(`comply: ${t}…`) : undefined,
   });
