@@ -12,7 +12,7 @@ import { Storage, torrentStorageFiles } from './storage.js';
 import { ResumeJournal, resumeFileName } from './resume.js';
 import { PieceVerifier, wireInfoHash } from './piece-verifier.js';
 import { PeerLink } from './peer-link.js';
-import { Swarm } from './swarm.js';
+import { Swarm, MAX_UPLOAD_QUEUE } from './swarm.js';
 
 /** A peer address from --peer, a tracker or PEX. */
 export interface PeerAddress {
@@ -187,7 +187,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
     peerId,
     pieceCount: t.pieceCount,
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
-    extended: { reqq: 2048, ...(server ? { p: (server.address() as net.AddressInfo).port } : {}), metadataSize: t.info.length },
+    extended: { reqq: MAX_UPLOAD_QUEUE, ...(server ? { p: (server.address() as net.AddressInfo).port } : {}), metadataSize: t.info.length },
     ...(o.onFrame ? { onFrame: (f: Frame, d: Direction) => o.onFrame!(f, d, address) } : {}),
   });
 

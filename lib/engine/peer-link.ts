@@ -175,7 +175,7 @@ export class PeerLink {
               return fail(new TransportError('wrong_info_hash', `${this.address}: handshake for info-hash ${toHex(this.remote.infoHash)}, not ours`));
             }
             if (!initiator) sendHandshake();
-            if (this.remoteExtended) this.sendExtended(opts.extended ?? {});
+            // Our extended handshake goes out in greet(), after the bitfield (BEP 3: bitfield first).
             settled = true;
             clearTimeout(timer);
             this.armTimers();
@@ -214,6 +214,21 @@ export class PeerLink {
     this.extensions.learn('out', decodeExtendedHandshake(payload, 0).value);
     this.send({ type: 'extended', extId: 0, payload });
   }
+
+  /**
+   * Our first messages after the handshake: `first` (bitfield, have all or
+   * have none: BEP 3 has the bitfield "only ever sent as the first message",
+   * BEP 6 the same for have all / have none), then our extended handshake
+   * (BEP 10) when the peer supports it. Called once, by the swarm.
+   */
+  greet(first: Message | undefined): void {
+    if (this.greeted) return;
+    this.greeted = true;
+    if (first) this.send(first);
+    if (this.remoteExtended) this.sendExtended(this.opts.extended ?? {});
+  }
+
+  private greeted = false;
 
   /** Install the handlers and deliver the messages that arrived with the handshake. */
   attach(handlers: { onMessage: (m: Message) => void; onClose: (error?: Error) => void; onDrain?: () => void }): void {

@@ -8,7 +8,7 @@ import type { Direction } from '../wire/extended.js';
 import { Storage, torrentStorageFiles } from './storage.js';
 import { PieceVerifier, wireInfoHash } from './piece-verifier.js';
 import { PeerLink } from './peer-link.js';
-import { Swarm } from './swarm.js';
+import { Swarm, MAX_UPLOAD_QUEUE } from './swarm.js';
 import { makePeerId, type AnnounceFn } from './downloader.js';
 
 export interface SeedOptions {
@@ -67,7 +67,7 @@ export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
     infoHash: infoHash,
     peerId,
     pieceCount: t.pieceCount,
-    extended: { reqq: 2048, p: port, metadataSize: t.info.length },
+    extended: { reqq: MAX_UPLOAD_QUEUE, p: port, metadataSize: t.info.length },
     ...(o.onFrame ? { onFrame: (f: Frame, d: Direction) => o.onFrame!(f, d, address) } : {}),
   });
   const sockets = new Set<net.Socket>();

@@ -10,8 +10,13 @@ import type { Message } from '../wire/messages.js';
 import { decodeUtPex } from '../wire/ut-pex.js';
 import { decodeUtMetadata, encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '../wire/ut-metadata.js';
 import { LOCAL_EXTENSION_IDS } from '../wire/extended.js';
+import { allowedFastSet } from '../wire/allowed-fast.js';
+import { judgeRequest, servedWhileChoked, allowedFastIpv4, ALLOWED_FAST_COUNT } from './upload-rules.js';
 
 const DEFAULT_WRITE_BUDGET = 8 * 1024 * 1024;
+
+/** Requests a peer may have queued with us; the reqq we advertise (BEP 10) says the same. */
+export const MAX_UPLOAD_QUEUE = 2048;
 
 /** Pieces a seeder reads ahead of the one it is sending, per peer. */
 const READ_AHEAD = 4;
@@ -50,6 +55,10 @@ export interface SwarmOptions {
    * the disk is slower than the network.
    */
   maxUnwrittenBytes?: number;
+  /** Requests queued per peer before more are rejected (default MAX_UPLOAD_QUEUE; advertise it as reqq). */
+  maxUploadQueue?: number;
+  /** BEP 6 allowed fast pieces offered to each fast peer (default ALLOWED_FAST_COUNT; 0: none). */
+  allowedFastCount?: number;
   /** Pipeline when the peer gives no reqq (BEP 10 suggests libtorrent's 250). */
   defaultReqq?: number;
   random?: () => number;
@@ -77,6 +86,10 @@ export interface SwarmPeer {
   strikes: number;
   /** Requests from the peer waiting to be served. */
   readonly uploads: BlockRequest[];
+  /** The request being served (its piece read from disk); `cancelled` when a cancel came meanwhile. */
+  inFlight: { r: BlockRequest; cancelled: boolean } | undefined;
+  /** BEP 6 allowed fast pieces we offered this peer: served while it is choked. */
+  readonly allowedFast: Set<number>;
   serving: boolean;
   gotData: boolean;
   /** A pipeline top-up is queued for the end of the current socket chunk. */
@@ -174,16 +187,19 @@ export class Swarm {
       stalls: 0,
       strikes: 0,
       uploads: [],
+      inFlight: undefined,
+      allowedFast: new Set(),
       serving: false,
       gotData: false,
       refillQueued: false,
     };
     this.peers.add(p);
     this.picker.addPeer(p);
-    // BEP 6: have all / have none replace the bitfield when both sides are fast.
-    if (link.fast && this.picker.complete) link.send({ type: 'have_all' });
-    else if (link.fast && this.picker.piecesHave === 0) link.send({ type: 'have_none' });
-    else link.send({ type: 'bitfield', bitfield: this.picker.bitfield() });
+    // BEP 6: have all / have none replace the bitfield when both sides are fast; first, then the extended handshake.
+    if (link.fast && this.picker.complete) link.greet({ type: 'have_all' });
+    else if (link.fast && this.picker.piecesHave === 0) link.greet({ type: 'have_none' });
+    else link.greet({ type: 'bitfield', bitfield: this.picker.bitfield() });
+    this.offerAllowedFast(p);
     link.attach({ onMessage: (m) => this.onMessage(p, m), onClose: (e) => {
         this.drop(p);
         onClose?.(e);
@@ -232,11 +248,8 @@ export class Swarm {
         return this.choker();
       case 'request':
         return this.onRequest(p, m);
-      case 'cancel': {
-        const at = p.uploads.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length);
-        if (at >= 0) p.uploads.splice(at, 1);
-        return;
-      }
+      case 'cancel':
+        return this.onCancel(p, m);
       case 'piece':
         return this.onBlock(p, m.index, m.begin, m.block);
       case 'reject_request':
@@ -467,22 +480,65 @@ export class Swarm {
       } else if (!should && !q.amChoking) {
         q.amChoking = true;
         q.link.send({ type: 'choke' });
-        if (q.link.fast) for (const r of q.uploads) q.link.send({ type: 'reject_request', ...r });
-        q.uploads.length = 0;
+        // BEP 6: every request dropped on choke is rejected; allowed fast ones are still served.
+        // (One being read from disk is judged when the read completes, in serve().)
+        const keep = q.uploads.filter((r) => servedWhileChoked(r, q.link.fast, q.allowedFast));
+        if (q.link.fast) for (const r of q.uploads) if (!keep.includes(r)) this.reject(q, r);
+        q.uploads.splice(0, q.uploads.length, ...keep);
       }
     }
   }
 
-  private onRequest(p: SwarmPeer, r: BlockRequest): void {
-    const t = this.o.torrent;
-    const valid =
-      r.index < t.pieceCount && r.length > 0 && r.length <= 128 * 1024 && r.begin + r.length <= this.picker.pieceSize(r.index) && this.picker.hasPiece(r.index);
-    if (p.amChoking || !valid || p.uploads.length >= 2048) {
-      if (p.link.fast) p.link.send({ type: 'reject_request', ...r });
-      return;
+  private onRequest(p: SwarmPeer, m: BlockRequest): void {
+    const r: BlockRequest = { index: m.index, begin: m.begin, length: m.length };
+    const j = judgeRequest(r, {
+      pieceCount: this.o.torrent.pieceCount,
+      pieceSize: (i) => this.picker.pieceSize(i),
+      hasPiece: (i) => this.picker.hasPiece(i),
+      choking: p.amChoking,
+      allowedFast: p.allowedFast,
+      fast: p.link.fast,
+      queued: p.uploads.length,
+      maxQueued: this.o.maxUploadQueue ?? MAX_UPLOAD_QUEUE,
+    });
+    switch (j.verdict) {
+      case 'serve':
+        p.uploads.push(r);
+        return this.serve(p);
+      case 'reject':
+        return this.reject(p, r);
+      case 'close':
+        return this.violation(p, j.reason!);
+      case 'ignore':
+        return;
     }
-    p.uploads.push({ index: r.index, begin: r.begin, length: r.length });
-    this.serve(p);
+  }
+
+  /** BEP 6 reject_request (only ever sent with the fast extension on). */
+  private reject(p: SwarmPeer, r: BlockRequest): void {
+    if (p.link.fast) p.link.send({ type: 'reject_request', index: r.index, begin: r.begin, length: r.length });
+  }
+
+  /** BEP 3 cancel; with the fast extension the cancelled request still gets its one answer, a reject (BEP 6). */
+  private onCancel(p: SwarmPeer, m: BlockRequest): void {
+    const same = (r: BlockRequest) => r.index === m.index && r.begin === m.begin && r.length === m.length;
+    const at = p.uploads.findIndex(same);
+    if (at >= 0) {
+      const [r] = p.uploads.splice(at, 1);
+      this.reject(p, r!);
+    } else if (p.inFlight && !p.inFlight.cancelled && same(p.inFlight.r)) p.inFlight.cancelled = true;
+  }
+
+  /** BEP 6 allowed fast: the canonical set for the peer's IPv4 address, those pieces we have, offered after the bitfield. */
+  private offerAllowedFast(p: SwarmPeer): void {
+    const k = this.o.allowedFastCount ?? ALLOWED_FAST_COUNT;
+    const ip = allowedFastIpv4(p.link.remoteIp);
+    if (!p.link.fast || k <= 0 || ip === undefined || this.o.torrent.pieceCount === 0) return;
+    for (const i of allowedFastSet(k, this.o.torrent.pieceCount, p.link.remote.infoHash, ip)) {
+      if (!this.picker.hasPiece(i)) continue;
+      p.allowedFast.add(i);
+      p.link.send({ type: 'allowed_fast', index: i });
+    }
   }
 
   private serve(p: SwarmPeer): void {
@@ -493,9 +549,17 @@ export class Swarm {
       try {
         while (p.uploads.length > 0 && p.link.writable && !this.stopped) {
           const r = p.uploads.shift()!;
+          const flight = { r, cancelled: false };
+          p.inFlight = flight;
           this.readAhead(p, r.index);
           const piece = await this.readPiece(r.index);
-          if (p.link.closed || p.amChoking) break;
+          p.inFlight = undefined;
+          if (p.link.closed) break;
+          // Cancelled, or we choked the peer, while the piece was read: still one answer (BEP 6).
+          if (flight.cancelled || (p.amChoking && !servedWhileChoked(r, p.link.fast, p.allowedFast))) {
+            this.reject(p, r);
+            continue;
+          }
           // Blocks queued while the socket has room go out together on the next tick.
           if (!corked) {
             p.link.cork();
@@ -514,6 +578,7 @@ export class Swarm {
         this.o.log?.(`serving ${p.link.address} failed: ${(e as Error).message}`);
         p.link.close(e as Error);
       } finally {
+        p.inFlight = undefined;
         p.serving = false;
       }
     };
