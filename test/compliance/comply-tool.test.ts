@@ -58,6 +58,18 @@ describe('btscope comply', () => {
     }
   }, 30_000);
 
+  it('no colour codes unless stdout takes colour (table header and borders included)', async () => {
+    const plain = captureIo();
+    await handler({ ...fast, list: true, io: plain });
+    expect(plain.text()).toContain('handshake.protocol');
+    expect(plain.text()).not.toContain('\x1b[');
+    const coloured = { ...captureIo(), color: true };
+    const out: string[] = [];
+    coloured.out = (t: string) => void out.push(t);
+    await handler({ ...fast, list: true, io: coloured });
+    expect(out.join('\n')).toContain('\x1b[');
+  });
+
   it('--list names every check with its BEP', async () => {
     const io = captureIo();
     expect(await handler({ ...fast, list: true, json: true, io })).toBe(EXIT.ok);
