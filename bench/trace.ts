@@ -1,18 +1,26 @@
 /**
  * The wire tracer against tshark, in one run, on a capture of a real download.
- * Run: npx tsc -p . && node dist/bench/trace.js [--mib 256] [--small-mib 64]
+ * Run (as root for --net veth): npx tsc -p . && node dist/bench/trace.js [--mib 256] [--small-mib 64] [--net veth|lo] [--runs 3]
  *
- * A libtorrent seeder (test/helpers/lt_seed.py) serves a random file; a
- * libtorrent client (test/helpers/lt_download.py) downloads it over TCP on
- * loopback while tcpdump captures the port. This is done twice (--small-mib
- * and --mib) so memory can be compared as the capture grows. Each capture is
- * then decoded by `btscope trace --summary --json` and by tshark decoding
- * BitTorrent on the same port (`-d tcp.port==P,bittorrent`, message types as
- * fields); both wall times, the ratio and btscope's peak RSS (GNU time) are
- * printed, and the piece counts of both are checked equal.
+ * --net veth (default): the bench makes two network namespaces of its own
+ * (btscope-bench-a, btscope-bench-b) joined by a veth pair with MTU 1500 and
+ * addresses 10.203.0.1/2 that exist only inside them, turns GRO/GSO/TSO off
+ * with ethtool so packets stay MTU-sized as on a real network (~180 000
+ * packets for 256 MiB), runs a libtorrent seeder (bench/trace_seed.py) in A
+ * and a libtorrent downloader (test/helpers/lt_download.py) in B, and captures
+ * with tcpdump inside A. Everything is torn down at the end, on failure and
+ * on Ctrl-C. --net lo: the old loopback capture (64 KiB segments, ~5 700
+ * packets for 256 MiB: both tools just read the file).
+ *
+ * This is done at --small-mib and --mib so memory can be compared as the
+ * capture grows. Each capture is decoded --runs times by `btscope trace
+ * --summary --json` and by tshark decoding BitTorrent on the same port
+ * (`-d tcp.port==P,bittorrent -T fields -e bittorrent.msg.type`); the median
+ * wall times, CPU times, the ratio and both peak RSS (GNU time) are printed,
+ * and the piece counts of both are checked equal.
  * Goal (issue 6): btscope at least 10x tshark's speed, memory flat.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdtemp, open, rm, mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +32,7 @@ const root = path.resolve(here, '..', '..');
 const CLI = path.join(root, 'dist', 'tools', 'cli.js');
 const LT_SEED = path.join(root, 'test', 'helpers', 'lt_seed.py');
 const LT_DOWNLOAD = path.join(root, 'test', 'helpers', 'lt_download.py');
+const NETNS_SEED = path.join(root, 'bench', 'trace_seed.py');
 const PY = '/usr/bin/python3';
 
 const argv = process.argv.slice(2);
@@ -33,6 +42,13 @@ const opt = (name: string, def: number): number => {
 };
 const MIB = opt('mib', 256);
 const SMALL_MIB = opt('small-mib', 64);
+const RUNS = opt('runs', 3);
+const NET = argv.includes('--net') ? argv[argv.indexOf('--net') + 1]! : 'veth';
+if (NET !== 'veth' && NET !== 'lo') throw new Error(`--net ${NET}: veth or lo`);
+const NS_A = 'btscope-bench-a';
+const NS_B = 'btscope-bench-b';
+const ADDR_A = '10.203.0.1';
+const ADDR_B = '10.203.0.2';
 const TIMEOUT_MS = 300_000;
 
 interface Run {
@@ -85,8 +101,8 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pr
   clearTimeout(t);
 }
 
-/** A capture of one libtorrent-to-libtorrent download of `mib` MiB; returns its path and the seeder's port. */
-async function capture(dir: string, mib: number): Promise<{ file: string; port: number }> {
+/** A random file and its torrent (mktorrent, 256 KiB pieces). */
+async function makeTorrent(dir: string, mib: number): Promise<{ torrent: string; seedDir: string }> {
   const seedDir = path.join(dir, `seed-${mib}`);
   await mkdir(seedDir, { recursive: true });
   const data = path.join(seedDir, `bench-${mib}.bin`);
@@ -100,6 +116,31 @@ async function capture(dir: string, mib: number): Promise<{ file: string; port: 
   const torrent = path.join(dir, `bench-${mib}.torrent`);
   const mk = await run('mktorrent', ['-l', '18', '-a', 'http://127.0.0.1:1/announce', '-o', torrent, data]);
   if (mk.code !== 0) throw new Error(`mktorrent: ${mk.stderr}`);
+  return { torrent, seedDir };
+}
+
+/** Stop tcpdump once its file has stopped growing (it writes behind the traffic), then by SIGINT. */
+async function stopDump(dump: ChildProcess, file: string): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const size = (await stat(file).catch(() => ({ size: 0 }))).size;
+    if (size === last) break;
+    last = size;
+  }
+  await stop(dump, 'SIGINT');
+}
+
+function reportDump(dumpErr: string): void {
+  const dropped = /(\d+) packets? dropped by kernel/.exec(dumpErr);
+  if (dropped && Number(dropped[1]) > 0) console.log(`  (tcpdump: ${dropped[1]} packets dropped by kernel)`);
+  const got = /(\d+) packets? captured/.exec(dumpErr);
+  if (got) console.log(`  tcpdump: ${got[1]} packets captured`);
+}
+
+/** A capture of one libtorrent-to-libtorrent download of `mib` MiB on loopback; returns its path and the seeder's port. */
+async function captureLoopback(dir: string, mib: number): Promise<{ file: string; port: number }> {
+  const { torrent, seedDir } = await makeTorrent(dir, mib);
   const seed = spawn(PY, [LT_SEED, torrent, seedDir, '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
   try {
     const port = Number((await waitLine(seed, /ready (\d+)/, 120_000))[1]);
@@ -109,31 +150,114 @@ async function capture(dir: string, mib: number): Promise<{ file: string; port: 
     dump.stderr!.on('data', (d) => (dumpErr += d));
     await waitLine(dump, /listening on/, 10_000);
     const dl = await run(PY, [LT_DOWNLOAD, torrent, path.join(dir, `dl-${mib}`), `127.0.0.1:${port}`, '--timeout', '120'], { timeoutMs: 150_000 });
-    await new Promise((r) => setTimeout(r, 500));
-    await stop(dump, 'SIGINT');
+    await stopDump(dump, file);
     if (dl.code !== 0) throw new Error(`download failed: ${dl.stderr}`);
-    const dropped = /(\d+) packets? dropped by kernel/.exec(dumpErr);
-    if (dropped && Number(dropped[1]) > 0) console.log(`  (tcpdump: ${dropped[1]} packets dropped by kernel)`);
+    reportDump(dumpErr);
     return { file, port };
   } finally {
     await stop(seed);
   }
 }
 
-async function btscope(file: string): Promise<{ ms: number; rssMiB: number; pieces: number; streams: number }> {
-  const r = await run('/usr/bin/time', ['-f', 'MAXRSS %M', process.execPath, CLI, 'trace', file, '--summary', '--json']);
-  if (r.code !== 0) throw new Error(`btscope trace failed: ${r.stderr}`);
-  const rss = Number(/MAXRSS (\d+)/.exec(r.stderr)![1]) / 1024;
-  const j = JSON.parse(r.stdout) as { streams: number; messages: Record<string, number> };
-  return { ms: r.ms, rssMiB: rss, pieces: j.messages['piece'] ?? 0, streams: j.streams };
+/** `ip` inside or outside a namespace; throws with its stderr. */
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-async function tshark(file: string, port: number): Promise<{ ms: number; pieces: number }> {
-  const r = await run('tshark', ['-r', file, '-d', `tcp.port==${port},bittorrent`, '-T', 'fields', '-e', 'bittorrent.msg.type']);
-  if (r.code !== 0) throw new Error(`tshark failed: ${r.stderr}`);
+function teardownNetns(): void {
+  for (const ns of [NS_A, NS_B]) {
+    try {
+      ip('netns', 'del', ns);
+    } catch {
+      // not there
+    }
+  }
+}
+
+/**
+ * Two namespaces of our own joined by a veth pair (MTU 1500), offloads off so
+ * the capture holds MTU-sized packets. Addresses exist only inside them.
+ */
+function setupNetns(): void {
+  teardownNetns();
+  ip('netns', 'add', NS_A);
+  ip('netns', 'add', NS_B);
+  ip('link', 'add', 'btsv-a', 'netns', NS_A, 'type', 'veth', 'peer', 'name', 'btsv-b', 'netns', NS_B);
+  for (const [ns, dev, addr] of [[NS_A, 'btsv-a', ADDR_A], [NS_B, 'btsv-b', ADDR_B]] as const) {
+    ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev);
+    ip('-n', ns, 'link', 'set', dev, 'mtu', '1500', 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, 'gro', 'off', 'gso', 'off', 'tso', 'off'], { stdio: 'ignore' });
+    } catch {
+      console.log(`  (ethtool not available: ${dev} keeps its offloads; the capture may hold segments larger than the MTU)`);
+    }
+  }
+}
+
+/** The same download between two namespaces over a veth pair with MTU 1500. */
+async function captureVeth(dir: string, mib: number): Promise<{ file: string; port: number }> {
+  const { torrent, seedDir } = await makeTorrent(dir, mib);
+  setupNetns();
+  const seed = spawn('ip', ['netns', 'exec', NS_A, PY, NETNS_SEED, torrent, seedDir, ADDR_A, '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  try {
+    const port = Number((await waitLine(seed, /ready (\d+)/, 120_000))[1]);
+    const file = path.join(dir, `bench-${mib}.pcap`);
+    const dump = spawn('ip', ['netns', 'exec', NS_A, 'tcpdump', '-i', 'btsv-a', '-s', '0', '-B', '65536', '-U', '-n', '-w', file, `tcp port ${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let dumpErr = '';
+    dump.stderr!.on('data', (d) => (dumpErr += d));
+    await waitLine(dump, /listening on/, 10_000);
+    const dl = await run('ip', ['netns', 'exec', NS_B, PY, LT_DOWNLOAD, torrent, path.join(dir, `dl-${mib}`), `${ADDR_A}:${port}`, '--bind', ADDR_B, '--timeout', '200'], { timeoutMs: 230_000 });
+    await stopDump(dump, file);
+    if (dl.code !== 0) throw new Error(`download failed: ${dl.stderr}`);
+    reportDump(dumpErr);
+    return { file, port };
+  } finally {
+    await stop(seed);
+    teardownNetns();
+  }
+}
+
+interface Timing {
+  ms: number;
+  cpuMs: number;
+  rssMiB: number;
+}
+
+async function timed(cmd: string, args: string[]): Promise<Timing & { stdout: string }> {
+  const r = await run('/usr/bin/time', ['-f', 'BTSCOPE_TIME %e %U %S %M', cmd, ...args]);
+  const m = /BTSCOPE_TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(r.stderr);
+  if (r.code !== 0 || !m) throw new Error(`${cmd} failed (${r.code}): ${r.stderr.slice(-500)}`);
+  return { ms: r.ms, cpuMs: (Number(m[2]) + Number(m[3])) * 1000, rssMiB: Number(m[4]) / 1024, stdout: r.stdout };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function medianOf(ts: Timing[]): Timing {
+  return { ms: median(ts.map((t) => t.ms)), cpuMs: median(ts.map((t) => t.cpuMs)), rssMiB: Math.max(...ts.map((t) => t.rssMiB)) };
+}
+
+async function btscope(file: string): Promise<Timing & { pieces: number; streams: number; packets: number; all: string }> {
+  const runs: Timing[] = [];
+  let j: { streams: number; packets: number; messages: Record<string, number> } | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    const r = await timed(process.execPath, [CLI, 'trace', file, '--summary', '--json']);
+    j = JSON.parse(r.stdout) as typeof j;
+    runs.push(r);
+  }
+  return { ...medianOf(runs), pieces: j!.messages['piece'] ?? 0, streams: j!.streams, packets: j!.packets, all: runs.map((r) => (r.ms / 1000).toFixed(2)).join('/') };
+}
+
+async function tshark(file: string, port: number): Promise<Timing & { pieces: number; all: string }> {
+  const runs: Timing[] = [];
   let pieces = 0;
-  for (const line of r.stdout.split('\n')) for (const t of line.split(',')) if (t === '7') pieces++;
-  return { ms: r.ms, pieces };
+  for (let i = 0; i < RUNS; i++) {
+    const r = await timed('tshark', ['-r', file, '-d', `tcp.port==${port},bittorrent`, '-T', 'fields', '-e', 'bittorrent.msg.type']);
+    pieces = 0;
+    for (const line of r.stdout.split('\n')) for (const t of line.split(',')) if (t === '7') pieces++;
+    runs.push(r);
+  }
+  return { ...medianOf(runs), pieces, all: runs.map((r) => (r.ms / 1000).toFixed(2)).join('/') };
 }
 
 async function main(): Promise<void> {
@@ -141,27 +265,36 @@ async function main(): Promise<void> {
   try {
     const rows: string[] = [];
     for (const mib of [SMALL_MIB, MIB]) {
-      console.log(`capturing a ${mib} MiB libtorrent download on loopback…`);
-      const cap = await capture(dir, mib);
+      console.log(`capturing a ${mib} MiB libtorrent download ${NET === 'veth' ? 'over a veth pair (MTU 1500) between two namespaces' : 'on loopback'}…`);
+      const cap = NET === 'veth' ? await captureVeth(dir, mib) : await captureLoopback(dir, mib);
       const size = (await stat(cap.file)).size;
       const ours = await btscope(cap.file);
       const theirs = await tshark(cap.file, cap.port);
-      const ratio = theirs.ms / ours.ms;
+      console.log(`  btscope runs ${ours.all} s; tshark runs ${theirs.all} s`);
       const agree = ours.pieces === theirs.pieces ? 'equal' : `DIFFER (btscope ${ours.pieces}, tshark ${theirs.pieces})`;
       rows.push(
-        `| ${mib} MiB | ${(size / 2 ** 20).toFixed(0)} MiB | ${(ours.ms / 1000).toFixed(2)} s | ${(theirs.ms / 1000).toFixed(2)} s | ${ratio.toFixed(1)}x | ${ours.rssMiB.toFixed(0)} MiB | ${ours.pieces} (${agree}) |`,
+        `| ${mib} MiB | ${(size / 2 ** 20).toFixed(0)} MiB, ${ours.packets} packets | ${(ours.ms / 1000).toFixed(2)} s (cpu ${(ours.cpuMs / 1000).toFixed(2)}) | ${(theirs.ms / 1000).toFixed(2)} s (cpu ${(theirs.cpuMs / 1000).toFixed(2)}) | ${(theirs.ms / ours.ms).toFixed(1)}x (cpu ${(theirs.cpuMs / ours.cpuMs).toFixed(1)}x) | ${ours.rssMiB.toFixed(0)} MiB | ${theirs.rssMiB.toFixed(0)} MiB | ${ours.pieces} (${agree}) |`,
       );
       if (process.env['BTSCOPE_KEEP']) console.log(`  kept ${cap.file} (port ${cap.port})`);
       else await rm(cap.file, { force: true });
     }
-    console.log('\n| download | capture | btscope trace --summary | tshark -d bittorrent | tshark / btscope | btscope peak RSS | piece messages |');
-    console.log('|---|---|---|---|---|---|---|');
+    const start = await timed(process.execPath, [CLI, '--version']);
+    console.log(`\nnode + btscope CLI start-up alone (btscope --version): ${(start.ms / 1000).toFixed(2)} s`);
+    console.log(`\n${NET === 'veth' ? 'veth, MTU 1500' : 'loopback'}; median of ${RUNS} runs each (wall, and user+sys CPU)\n`);
+    console.log('| download | capture | btscope trace --summary --json | tshark -d bittorrent -T fields | tshark / btscope | btscope peak RSS | tshark peak RSS | piece messages |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
     console.log('\nGoal: tshark / btscope >= 10x; peak RSS about the same for both capture sizes.');
   } finally {
     if (!process.env['BTSCOPE_KEEP']) await rm(dir, { recursive: true, force: true });
   }
 }
+
+// Ctrl-C: the namespaces go too (finally blocks do not run on a signal).
+process.once('SIGINT', () => {
+  if (NET === 'veth') teardownNetns();
+  process.exit(130);
+});
 
 main().catch((e) => {
   console.error(e);

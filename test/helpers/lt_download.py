@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Download one torrent (or magnet link) with libtorrent from one peer on loopback, for btscope's tests.
 
-usage: /usr/bin/python3 test/helpers/lt_download.py TORRENT|MAGNET SAVE_DIR PEER_HOST:PEER_PORT [--utp] [--timeout S]
+usage: /usr/bin/python3 test/helpers/lt_download.py TORRENT|MAGNET SAVE_DIR PEER_HOST:PEER_PORT [--utp] [--timeout S] [--bind ADDR]
 
 Connects to the given peer only (DHT, LSD, UPnP, NAT-PMP, trackers off) with
 encryption off. --utp makes it uTP only (outgoing TCP off). Prints "done" and
 exits 0 when the download is complete; exits 2 on timeout (default 60 s).
+--bind listens on ADDR instead of 127.0.0.1 (bench/trace.ts: a veth address
+in a network namespace).
 """
 import sys
 import time
@@ -22,8 +24,9 @@ def main():
     if '--timeout' in sys.argv:
         timeout = float(sys.argv[sys.argv.index('--timeout') + 1])
     host, port = peer.rsplit(':', 1)
+    bind = sys.argv[sys.argv.index('--bind') + 1] if '--bind' in sys.argv else '127.0.0.1'
     settings = {
-        'listen_interfaces': '127.0.0.1:0',
+        'listen_interfaces': '%s:0' % bind,
         'enable_dht': False,
         'enable_lsd': False,
         'enable_upnp': False,
