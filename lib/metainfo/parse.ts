@@ -286,15 +286,23 @@ function matchHybrid(v1: RawFile[], v2: RawFile[], pieceLength: number, tree: BN
  * (its file indices come from the v2 tree); so do we, so indices agree.
  */
 function emptyFilesAfterPads(files: RawFile[]): RawFile[] {
-  const out = [...files];
-  for (let i = 0; i < out.length; i++) {
+  // One pass (no splicing: a crafted list of empty files and pads must not take quadratic time).
+  const out: RawFile[] = [];
+  let i = 0;
+  while (i < files.length) {
     let j = i;
-    while (j < out.length && out[j]!.length === 0 && !out[j]!.pad) j++;
-    if (j > i && j < out.length && out[j]!.pad) {
-      const [pad] = out.splice(j, 1);
-      out.splice(i, 0, pad!);
+    while (j < files.length && files[j]!.length === 0 && !files[j]!.pad) j++;
+    if (j > i && j < files.length && files[j]!.pad) {
+      out.push(files[j]!);
+      for (let k = i; k < j; k++) out.push(files[k]!);
+      i = j + 1;
+    } else if (j > i) {
+      for (let k = i; k < j; k++) out.push(files[k]!);
+      i = j;
+    } else {
+      out.push(files[i]!);
+      i++;
     }
-    i = Math.max(i, j);
   }
   return out;
 }
@@ -350,6 +358,8 @@ function reportPaths(files: FileEntry[], nameNode: BNode, issues: Issues): void 
 function readPieceLayers(node: BNode | undefined, files: TorrentFile[], pieceLength: number, out: Map<string, Uint8Array>, issues: Issues): void {
   const byRoot = new Map<string, TorrentFile>();
   for (const f of files) if (f.piecesRoot) byRoot.set(toHex(f.piecesRoot), f);
+  // Keys of the piece layers dict, valid or not (a lookup per file would be quadratic).
+  const present = new Set<string>();
   if (node) {
     if (!node.isDict()) {
       issues.error('invalid_piece_layer', `'piece layers' must be a dict, is ${article(node.kind)}`, node.span);
@@ -357,6 +367,7 @@ function readPieceLayers(node: BNode | undefined, files: TorrentFile[], pieceLen
     }
     for (const [k, v] of node.entries()) {
       const key = toHex(k.bytes());
+      present.add(key);
       const file = byRoot.get(key);
       if (k.bytes().length !== HASH_SIZE || !file) {
         issues.error('invalid_piece_layer', `piece layer ${key.slice(0, 16)}… belongs to no file of the torrent`, k.span);
@@ -384,7 +395,7 @@ function readPieceLayers(node: BNode | undefined, files: TorrentFile[], pieceLen
     }
   }
   for (const [key, f] of byRoot) {
-    if (f.length > pieceLength && !out.has(key) && !(node?.isDict() && node.get(f.piecesRoot!))) {
+    if (f.length > pieceLength && !out.has(key) && !present.has(key)) {
       issues.note('missing_piece_layer', `no piece layer for ${JSON.stringify(f.path.join('/'))}: its piece hashes must be fetched from peers (BEP 52)`, f.span ?? { start: 0, end: 0 });
     }
   }
@@ -429,13 +440,17 @@ function readWebSeeds(root: BNode, issues: Issues): string[] {
   if (!node) return [];
   const items = node.isList() ? node.items() : [node];
   const out: string[] = [];
+  const seen = new Set<string>();
   for (const n of items) {
     if (!n.isStr()) {
       issues.warn('wrong_type', `url-list entries must be strings (BEP 19), found ${article(n.kind)}`, n.span);
       continue;
     }
     const u = n.str().trim();
-    if (u.length > 0 && !out.includes(u)) out.push(u);
+    if (u.length > 0 && !seen.has(u)) {
+      seen.add(u);
+      out.push(u);
+    }
   }
   return out;
 }

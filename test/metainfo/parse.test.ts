@@ -164,6 +164,43 @@ describe('parseTorrent: unsafe paths are diagnostics on the component bytes', ()
   });
 });
 
+describe('parseTorrent: files written to the same place', () => {
+  it('a plain path and a sanitised one that lands on it are duplicates; the later file carries the warning', () => {
+    const files = [
+      { length: 1, path: ['a_b'] },
+      { length: 2, path: ['dir', 'x'] },
+      { length: 3, path: ['a:b'] },
+      { length: 4, path: ['dir', 'x'] },
+      { length: 5, path: ['dir', 'y'] },
+    ];
+    const t = parseTorrent(torrent({ name: 'top', 'piece length': 16384, pieces: new Uint8Array(20), files }));
+    const dups = t.diagnostics.filter((d) => d.code === 'duplicate_path');
+    expect(dups.map((d) => d.message)).toEqual(['two files are written to "top/a_b"', 'two files are written to "top/dir/x"']);
+    expect(dups.map((d) => d.span)).toEqual([t.files[2]!.span, t.files[3]!.span]);
+    expect(t.files.map((f) => f.offset)).toEqual([0, 1, 3, 6, 10]);
+  });
+
+  it('100 000 files, every 1000th path written twice: 100 warnings, offsets in order', () => {
+    const files = Array.from({ length: 100_000 }, (_, i) => {
+      const n = i % 1000 === 999 ? i - 1 : i;
+      return { length: 1 + (i % 7), path: [`d${n % 100}`, `f${n}`] };
+    });
+    const total = files.reduce((n, f) => n + f.length, 0);
+    const t = parseTorrent(torrent({ name: 'many', 'piece length': 1 << 20, pieces: new Uint8Array(Math.ceil(total / (1 << 20)) * 20), files }));
+    expect(t.files).toHaveLength(100_000);
+    expect(t.diagnostics.filter((d) => d.code === 'duplicate_path')).toHaveLength(100);
+    expect(t.files[99_999]!.offset).toBe(total - t.files[99_999]!.length);
+    expect(t.files[12_345]!.path).toEqual(['many', 'd45', 'f12345']);
+  });
+
+  it('a 100 000-entry url-list keeps each web seed once, in first-seen order', () => {
+    const urls = Array.from({ length: 100_000 }, (_, i) => `http://127.0.0.1/${i % 50_000}`);
+    const t = parseTorrent(torrent({ name: 'f', 'piece length': 16384, length: 1, pieces: new Uint8Array(20) }, { 'url-list': urls }));
+    expect(t.webSeeds).toHaveLength(50_000);
+    expect(t.webSeeds.slice(0, 2)).toEqual(['http://127.0.0.1/0', 'http://127.0.0.1/1']);
+  });
+});
+
 /** A v2 file's merkle data: pieces root and piece layer, computed independently of lib/metainfo/merkle. */
 function v2File(content: Uint8Array, pl: number): { root: Uint8Array; layer: Uint8Array } {
   const leaves: Uint8Array[] = [];
