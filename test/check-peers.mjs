@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-const bins = ['opentracker', 'aria2c', 'transmission-cli', 'transmission-create', 'transmission-show', 'transmission-daemon', 'mktorrent', 'tshark', 'tcpdump'];
+const bins = ['opentracker', 'aria2c', 'transmission-cli', 'transmission-create', 'transmission-show', 'transmission-daemon', 'mktorrent', 'tshark', 'tcpdump', 'rtorrent', 'qbittorrent-nox'];
 const onPath = (b) => (process.env.PATH ?? '').split(':').concat(['/usr/bin', '/usr/sbin']).some((d) => d && existsSync(`${d}/${b}`));
 const missing = bins.filter((b) => !onPath(b));
 try {
@@ -19,5 +19,5 @@ if (missing.length > 0) {
     process.exit(1);
   }
 } else {
-  console.error('real peers: all present (opentracker, aria2c, transmission, libtorrent, mktorrent, tshark, tcpdump)');
+  console.error(`real peers: all present (${bins.join(', ')}, python3-libtorrent)`);
 }
