@@ -1,5 +1,5 @@
 import { BNode } from '../bencode/node.js';
-import { K_DICT, K_INT, K_LIST, K_STR, TextRegion, TOKEN_STRIDE as S } from '../bencode/tokens.js';
+import { dictFind, K_DICT, K_INT, K_LIST, K_STR, TextRegion, TOKEN_STRIDE as S } from '../bencode/tokens.js';
 import { DecodeError } from '../core/errors.js';
 import type { Span } from '../core/span.js';
 import type { Issues } from './issues.js';
@@ -15,8 +15,8 @@ import { isPlainComponent } from './safe-path.js';
 export interface RawFile {
   /** Components: the torrent name first for multi-file torrents. */
   path: string[];
-  /** Nodes of the components (null for a synthesised name such as `.pad`); v1 files keep `pathList` instead. */
-  pathNodes?: (BNode | null)[];
+  /** v2: token index of each component's key in the file tree, -1 for the torrent name (`nameNode`); v1 files keep `pathList` instead. */
+  pathKeys?: number[];
   /** v1: token index of the `path` list; component i > 0 is its item i - 1 (component 0 is the name). */
   pathList?: number;
   nameNode?: BNode;
@@ -104,7 +104,11 @@ function stringList(node: BNode, path: string, what: string): { values: string[]
 
 /** The node holding path component `i` of a file, for a diagnostic's span. */
 export function componentNode(f: RawFile, i: number): BNode | null {
-  if (f.pathNodes) return f.pathNodes[i] ?? null;
+  if (f.pathKeys) {
+    const k = f.pathKeys[i];
+    if (k === undefined || !f.nameNode) return null;
+    return k < 0 ? f.nameNode : new BNode(f.nameNode.doc, k);
+  }
   if (i === 0) return f.nameNode ?? null;
   if (f.pathList === undefined || !f.nameNode) return null;
   return new BNode(f.nameNode.doc, f.pathList).items()[i - 1] ?? null;
@@ -258,64 +262,157 @@ function symlinkOf(entry: BNode, path: string, issues: Issues): string[] | undef
 /**
  * BEP 52 file tree: nested dicts keyed by path component; a file is a dict
  * whose only key is the empty string, mapping to {length, pieces root, attr}.
- * Order is the tree's (sorted) order, as BEP 52 lays files out.
+ * Order is the tree's (sorted) order, as BEP 52 lays files out. With
+ * `plainLeaves`, file entries of the common shape are read off the token
+ * array (plainV2Leaf), the rest through BNode (v2Leaf); both give the same file.
  */
-export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issues, maxFiles: number): RawFile[] {
+export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issues, maxFiles: number, plainLeaves = true): RawFile[] {
   if (!tree.isDict()) throw new DecodeError('wrong_type', tree.span.start, `info.file tree must be a dict, is a ${tree.kind}`, 'info.file tree');
   const out: RawFile[] = [];
-  const walk = (dir: BNode, comps: string[], nodes: BNode[], path: string): void => {
-    for (const [k, v] of dir.entries()) {
-      const key = k.str();
-      const childPath = `${path}.${key}`;
+  const doc = tree.doc;
+  const tokens = doc.tokens;
+  const tt = tree.index * S;
+  const text = new TextRegion(doc.buf, tokens[tt + 1]!, tokens[tt + 2]!);
+  // Walked on the token array. Paths are built with the torrent name first (dropped at the end
+  // for a single-file tree); `path.slice(1)` is the path inside the tree, as messages show it.
+  const walk = (dir: number, comps: string[], keys: number[]): void => {
+    const n = tokens[dir * S + 3]!;
+    let k = dir + 1;
+    for (let c = 0; c + 1 < n; c += 2) {
+      const kt = k * S;
+      const v = tokens[kt + 4]!;
+      const vt = v * S;
+      const key = text.slice(tokens[kt + 3]!, tokens[kt + 2]!);
+      const path = [...comps, key];
       if (key.length === 0) {
-        throw new DecodeError('invalid_value', k.span.start, `empty file name in the file tree (BEP 52: a file is a dict holding only the '' key)`, childPath);
+        throw new DecodeError('invalid_value', doc.base + tokens[kt + 1]!, `empty file name in the file tree (BEP 52: a file is a dict holding only the '' key)`, treePath(path));
       }
-      if (!v.isDict()) throw new DecodeError('wrong_type', v.span.start, `file tree entry ${JSON.stringify(key)} must be a dict, is a ${v.kind}`, childPath);
-      const leaf = v.get('');
-      if (leaf) {
-        if (v.length > 1) issues.error('invalid_file_tree', `file tree entry ${JSON.stringify(key)} is both a file and a folder`, v.span);
-        if (!leaf.isDict()) throw new DecodeError('wrong_type', leaf.span.start, `file entry for ${JSON.stringify(key)} must be a dict, is a ${leaf.kind}`, childPath);
-        if (out.length >= maxFiles) throw new DecodeError('limit_exceeded', leaf.span.start, `more than ${maxFiles} files`, childPath);
-        out.push(v2Leaf(leaf, [...comps, key], [...nodes, k], childPath, issues));
+      if (tokens[vt] !== K_DICT) {
+        const node = new BNode(doc, v);
+        throw new DecodeError('wrong_type', node.span.start, `file tree entry ${JSON.stringify(key)} must be a dict, is a ${node.kind}`, treePath(path));
+      }
+      const pathKeys = [...keys, k];
+      const entries = tokens[vt + 3]! >> 1;
+      const leaf = dictFind(doc, v, EMPTY_KEY);
+      if (leaf >= 0) {
+        if (entries > 1) issues.error('invalid_file_tree', `file tree entry ${JSON.stringify(key)} is both a file and a folder`, new BNode(doc, v).span);
+        if (tokens[leaf * S] !== K_DICT) {
+          const node = new BNode(doc, leaf);
+          throw new DecodeError('wrong_type', node.span.start, `file entry for ${JSON.stringify(key)} must be a dict, is a ${node.kind}`, treePath(path));
+        }
+        if (out.length >= maxFiles) throw new DecodeError('limit_exceeded', doc.base + tokens[leaf * S + 1]!, `more than ${maxFiles} files`, treePath(path));
+        out.push((plainLeaves ? plainV2Leaf(doc, leaf, path, pathKeys, nameNode) : undefined) ?? v2Leaf(new BNode(doc, leaf), path, pathKeys, nameNode, treePath(path), issues));
       } else {
-        if (v.length === 0) issues.warn('empty_folder', `file tree folder ${JSON.stringify(key)} is empty`, v.span);
-        walk(v, [...comps, key], [...nodes, k], childPath);
+        if (entries === 0) issues.warn('empty_folder', `file tree folder ${JSON.stringify(key)} is empty`, new BNode(doc, v).span);
+        walk(v, path, pathKeys);
       }
+      k = tokens[vt + 4]!;
     }
   };
-  walk(tree, [], [], 'info.file tree');
+  walk(tree.index, [name], [-1]);
   if (out.length === 0) throw new DecodeError('no_files', tree.span.start, 'the file tree holds no files', 'info.file tree');
   // A tree of one file at the top level is a single-file torrent: no folder.
-  const single = out.length === 1 && out[0]!.path.length === 1;
-  if (!single) for (const f of out) {
-    f.path.unshift(name);
-    f.pathNodes!.unshift(nameNode);
+  const only = out[0]!;
+  if (out.length === 1 && only.path.length === 2) {
+    only.path.shift();
+    only.pathKeys!.shift();
   }
   return out;
 }
 
-function v2Leaf(leaf: BNode, path: string[], nodes: BNode[], at: string, issues: Issues): RawFile {
+const EMPTY_KEY = new Uint8Array(0);
+const KEY_PIECES_ROOT = new TextEncoder().encode('pieces root');
+
+/** The error path of a file tree entry: `info.file tree.dir.file` (path has the torrent name first). */
+function treePath(path: readonly string[]): string {
+  let s = 'info.file tree';
+  for (let i = 1; i < path.length; i++) s += `.${path[i]}`;
+  return s;
+}
+
+/**
+ * The common shape of a v2 file entry, read off the token array: a
+ * non-negative `length` of at most 15 digits, no `attr` or one without `p`
+ * and `l`, and a 32-byte `pieces root` (not all zeros when there is data) or,
+ * for an empty file, none. Anything else goes through v2Leaf.
+ */
+function plainV2Leaf(doc: BNode['doc'], leaf: number, path: string[], pathKeys: number[], nameNode: BNode): RawFile | undefined {
+  const tokens = doc.tokens;
+  const buf = doc.buf;
+  let lengthT = -1;
+  let rootT = -1;
+  let attrT = -1;
+  const n = tokens[leaf * S + 3]!;
+  let k = leaf + 1;
+  for (let c = 0; c + 1 < n; c += 2) {
+    const kt = k * S;
+    const a = tokens[kt + 3]!;
+    const len = tokens[kt + 2]! - a;
+    const v = tokens[kt + 4]!;
+    if (len === 6) {
+      if (lengthT < 0 && keyIs(buf, a, KEY_LENGTH)) lengthT = v;
+    } else if (len === 11) {
+      if (rootT < 0 && keyIs(buf, a, KEY_PIECES_ROOT)) rootT = v;
+    } else if (len === 4 && attrT < 0 && keyIs(buf, a, KEY_ATTR)) attrT = v;
+    k = tokens[v * S + 4]!;
+  }
+  if (lengthT < 0) return undefined;
+  const lt = lengthT * S;
+  if (tokens[lt] !== K_INT) return undefined;
+  const ls = tokens[lt + 1]! + 1;
+  const le = tokens[lt + 2]! - 1;
+  if (le - ls > 15 || buf[ls] === 0x2d) return undefined;
+  let length = 0;
+  for (let p = ls; p < le; p++) length = length * 10 + (buf[p]! - 0x30);
+  let attr = '';
+  if (attrT >= 0) {
+    const at = attrT * S;
+    if (tokens[at] !== K_STR) return undefined;
+    attr = new BNode(doc, attrT).str();
+    if (attr.includes('p') || attr.includes('l')) return undefined;
+  }
+  const et = leaf * S;
+  const f: RawFile = { path, pathKeys, nameNode, length, attr, pad: false, span: { start: doc.base + tokens[et + 1]!, end: doc.base + tokens[et + 2]! } };
+  if (rootT < 0) return length > 0 ? undefined : f;
+  const rt = rootT * S;
+  if (tokens[rt] !== K_STR) return undefined;
+  const ra = tokens[rt + 3]!;
+  const re = tokens[rt + 2]!;
+  if (re - ra !== 32) return undefined;
+  if (length > 0) {
+    let zero = true;
+    for (let p = ra; p < re && zero; p++) zero = buf[p] === 0;
+    if (zero) return undefined;
+  }
+  f.rootSpan = { start: doc.base + ra, end: doc.base + re };
+  f.piecesRoot = buf.subarray(ra, re);
+  return f;
+}
+
+function v2Leaf(leaf: BNode, path: string[], pathKeys: number[], nameNode: BNode, at: string, issues: Issues): RawFile {
   const attr = attrOf(leaf, at, issues);
   const length = symlinkLength(leaf, at, attr, issues) ?? fileLength(leaf, at);
-  const f: RawFile = { path, pathNodes: nodes, length, attr, pad: false, span: leaf.span };
-  if (attr.includes('p')) issues.error('invalid_pad_file', `padding files are not allowed in a v2 file tree (BEP 52): ${JSON.stringify(path.join('/'))}`, leaf.span);
+  const f: RawFile = { path, pathKeys, nameNode, length, attr, pad: false, span: leaf.span };
+  // Messages name the file by its path inside the tree.
+  const rel = JSON.stringify(path.slice(1).join('/'));
+  if (attr.includes('p')) issues.error('invalid_pad_file', `padding files are not allowed in a v2 file tree (BEP 52): ${rel}`, leaf.span);
   if (attr.includes('l')) {
     f.symlinkPath = symlinkOf(leaf, at, issues);
     return f;
   }
   const root = leaf.get('pieces root');
   if (!root) {
-    if (length > 0) issues.error('missing_pieces_root', `file ${JSON.stringify(path.join('/'))} has data but no 'pieces root' (BEP 52)`, leaf.span);
+    if (length > 0) issues.error('missing_pieces_root', `file ${rel} has data but no 'pieces root' (BEP 52)`, leaf.span);
     return f;
   }
   if (!root.isStr() || root.bytes().length !== 32) {
-    issues.error('invalid_pieces_root', `'pieces root' of ${JSON.stringify(path.join('/'))} must be a 32-byte string`, root.span);
+    issues.error('invalid_pieces_root', `'pieces root' of ${rel} must be a 32-byte string`, root.span);
     return f;
   }
   const bytes = root.bytes();
   f.rootSpan = root.dataSpan;
   if (length > 0 && bytes.every((b) => b === 0)) {
-    issues.error('missing_pieces_root', `'pieces root' of ${JSON.stringify(path.join('/'))} is all zeros`, root.span);
+    issues.error('missing_pieces_root', `'pieces root' of ${rel} is all zeros`, root.span);
     return f;
   }
   f.piecesRoot = bytes;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decode } from '../../lib/bencode/decode.js';
 import { encode, type Encodable } from '../../lib/bencode/encode.js';
 import { DecodeError } from '../../lib/core/errors.js';
-import { isPlainFile, v1Files, type FileEntry } from '../../lib/metainfo/files.js';
+import { isPlainFile, v1Files, v2Files, type FileEntry, type RawFile } from '../../lib/metainfo/files.js';
 import { Issues } from '../../lib/metainfo/issues.js';
 
 /**
@@ -98,5 +98,61 @@ describe('v1Files: the token-array reading agrees with the BNode reading', () =>
     );
     // The comparison means something only if many runs took the fast path.
     expect(fastRuns).toBeGreaterThan(300);
+  });
+});
+
+function readTree(tree: Encodable, plainLeaves: boolean) {
+  const doc = decode(encode({ info: { name: 'top', 'piece length': 16384, 'meta version': 2, 'file tree': tree } }));
+  const info = doc.root.get('info')!;
+  const issues = new Issues();
+  try {
+    const list = v2Files(info.get('file tree')!, info.get('name')!, 'top', issues, 1000, plainLeaves);
+    return { files: list.map((f: RawFile) => ({ ...view(f), piecesRoot: f.piecesRoot, rootSpan: f.rootSpan, keys: f.pathKeys })), issues: issues.list };
+  } catch (e) {
+    if (!(e instanceof DecodeError)) throw e;
+    return { error: [e.code, e.offset, e.message, e.path], issues: issues.list };
+  }
+}
+
+describe('v2Files: the token-array reading of file entries agrees with the BNode reading', () => {
+  it('property: same files, errors and diagnostics for any file tree', () => {
+    const root = fc.oneof(
+      { weight: 8, arbitrary: fc.uint8Array({ minLength: 32, maxLength: 32 }) },
+      fc.constant(new Uint8Array(32)),
+      fc.uint8Array({ maxLength: 33 }),
+      fc.constant(7),
+    );
+    const leaf = fc.record(
+      {
+        length: fc.oneof({ weight: 8, arbitrary: fc.nat(1_000_000) }, fc.constantFrom(0, -1, 10 ** 16), fc.constant(2n ** 60n), fc.constant('5')),
+        'pieces root': root,
+        attr: fc.oneof(fc.constantFrom('', 'x', 'h', 'p', 'l', 'xl'), fc.constant(2)),
+        'symlink path': fc.array(fc.constantFrom('a', 'b'), { maxLength: 2 }),
+      },
+      { requiredKeys: [] },
+    );
+    const name = fc.constantFrom('a', 'b', 'dir', 'file-1.dat', '..', 'CON', 'ünï', 'a:b');
+    const tree = fc.letrec<{ dir: Encodable }>((tie) => ({
+      dir: fc.dictionary(
+        name,
+        fc.oneof(
+          { weight: 6, arbitrary: fc.record({ '': leaf }) },
+          { weight: 1, arbitrary: tie('dir') },
+          { weight: 1, arbitrary: fc.constantFrom(1, 'x', {}) },
+          { weight: 1, arbitrary: fc.record({ '': leaf, more: fc.record({ '': leaf }) }) },
+        ),
+        { minKeys: 1, maxKeys: 4, depthIdentifier: 'tree' },
+      ) as fc.Arbitrary<Encodable>,
+    })).dir;
+    let fastRuns = 0;
+    fc.assert(
+      fc.property(tree, (t) => {
+        const fast = readTree(t, true);
+        if (fast.files && fast.files.some((f) => f.piecesRoot)) fastRuns++;
+        expect(fast).toEqual(readTree(t, false));
+      }),
+      { numRuns: 2000, seed: 5 },
+    );
+    expect(fastRuns).toBeGreaterThan(200);
   });
 });
