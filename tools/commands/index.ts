@@ -35,6 +35,7 @@ export const commandList: ReadonlyArray<readonly [name: string, load: () => Prom
 export async function loadCommands(args: readonly string[]): Promise<ToolModule[]> {
   const first = args.find((a) => !a.startsWith('-'));
   const one = commandList.find(([name]) => name === first);
+  if (!one && args.includes('--version') && !args.includes('--help')) return [];
   const wanted = one ? [one] : commandList;
   return Promise.all(wanted.map(([, load]) => load()));
 }
