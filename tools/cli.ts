@@ -31,8 +31,9 @@ export async function main(args: string[]): Promise<number> {
     .epilogue(
       'Exit codes: 0 ok, 1 the answer is no (check failed, nothing answered), 2 usage, 3 undecodable input, 4 network, 70 internal error.',
     )
-    .fail((msg, err) => {
+    .fail((msg, err, y) => {
       if (err) throw err;
+      if (args.length === 0) y.showHelp((text: string) => process.stderr.write(`${text}\n\n`));
       throw Object.assign(new Error(msg), { usage: true });
     })
     .help()
