@@ -3,8 +3,9 @@
  * a 100 000-file torrent and a 100 000-piece torrent, built in memory.
  * Run: npx tsc -p . && node dist/bench/bencode.js [rounds]   (default 21)
  * btscope is timed twice: decode alone (the flat token array, libtorrent's
- * way), and decode + parseTorrent (every file, offset, safe-path check and both
- * info-hashes), which is more work than the package does.
+ * way), and decode + parseTorrent (every file, offset, safe-path and duplicate
+ * check; info-hashes are computed when first read), which is more work than the
+ * package does.
  */
 import bencode from 'bencode';
 import { decode } from '../lib/bencode/decode.js';
