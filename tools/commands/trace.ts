@@ -1,18 +1,17 @@
 import type { Argv } from 'yargs';
 import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import Table from 'cli-table3';
+import type TableType from 'cli-table3';
 import { readCapture } from '../../lib/capture/format.js';
 import { Tracer } from '../../lib/trace/engine.js';
-import { PieceExtractor, rangesText } from '../../lib/trace/extract.js';
-import { startTraceProxy } from '../../lib/trace/proxy.js';
+import type { PieceExtractor } from '../../lib/trace/extract.js';
 import type { TraceEvent, TraceSummary } from '../../lib/trace/types.js';
-import { parseTorrent } from '../../lib/metainfo/parse.js';
-import { pieceFileRanges } from '../../lib/metainfo/layout.js';
-import { safeFilePath } from '../../lib/metainfo/safe-path.js';
+import type { Torrent } from '../../lib/metainfo/types.js';
+import type { pieceFileRanges as PieceFileRanges } from '../../lib/metainfo/layout.js';
+import type { safeFilePath as SafeFilePath } from '../../lib/metainfo/safe-path.js';
+import type { renderHexFrame as RenderHexFrame } from '../../lib/render/hex-frame.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { formatBytes } from '../../lib/core/bytes.js';
-import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { frameJson, stringifyJson, diagnosticJson } from '../../lib/render/json.js';
 import { withFrames, withJson } from '../options.js';
 import { ioOf, processIo, type Io } from '../io.js';
@@ -77,20 +76,30 @@ export async function handler(argv: Args): Promise<number> {
   const filter = eventFilter(argv);
   let firstTime: number | undefined;
   const wantLines = !argv.summary;
+  // What only some modes need is loaded by those modes (start-up is a large part of a short run).
+  const hex = wantLines && argv.frames && !argv.json ? (await import('../../lib/render/hex-frame.js')).renderHexFrame : undefined;
   const onEvent = wantLines
     ? (e: TraceEvent): void => {
         firstTime ??= e.time;
         if (!filter(e)) return;
-        out.line(formatEvent(e, e.time - firstTime, argv, io));
+        out.line(formatEvent(e, e.time - firstTime, argv, io, hex));
       }
     : undefined;
 
   let extractor: PieceExtractor | undefined;
   let writer: PieceWriter | undefined;
+  let rangesText: ((xs: number[]) => string) | undefined;
   if (argv.extract !== undefined) {
+    const [{ parseTorrent }, { pieceFileRanges }, { safeFilePath }, extract] = await Promise.all([
+      import('../../lib/metainfo/parse.js'),
+      import('../../lib/metainfo/layout.js'),
+      import('../../lib/metainfo/safe-path.js'),
+      import('../../lib/trace/extract.js'),
+    ]);
+    rangesText = extract.rangesText;
     const t = parseTorrent(new Uint8Array(await readFile(argv.torrent!)));
-    writer = new PieceWriter(argv.extract, t);
-    extractor = new PieceExtractor(t, (index, data, outcome) => {
+    writer = new PieceWriter(argv.extract, t, pieceFileRanges, safeFilePath);
+    extractor = new extract.PieceExtractor(t, (index, data, outcome) => {
       if (outcome === 'ok') writer!.queue(index, data);
     });
   }
@@ -123,11 +132,11 @@ export async function handler(argv: Args): Promise<number> {
 
   if (argv.summary) {
     if (argv.json) io.out(stringifyJson(summaryJson(summary, reader.format)));
-    else io.out(summaryTables(summary, reader.format, io.color));
+    else io.out(summaryTables(await loadTable(), summary, reader.format, io.color));
   }
   for (const d of summary.diagnostics.slice(0, 20)) if (!argv.json) io.err(`note: ${d.message}`);
 
-  if (extractor && writer) {
+  if (extractor && writer && rangesText) {
     await writer.finish();
     const r = extractor.report();
     if (argv.json && argv.summary) {
@@ -149,6 +158,8 @@ async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promis
   const m = /^(.+):(\d+)$/.exec(argv.forward!);
   if (!m) throw new UsageError(`--forward ${argv.forward}: expected HOST:PORT`);
   const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+  const { startTraceProxy } = await import('../../lib/trace/proxy.js');
+  const Table = argv.summary && !argv.json ? await loadTable() : undefined;
   const proxy = await startTraceProxy(tracer, {
     listenPort: argv.listen!,
     forwardHost: host,
@@ -173,7 +184,7 @@ async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promis
   await proxy.close();
   const summary = tracer.end();
   out.flush();
-  if (argv.summary) io.out(argv.json ? stringifyJson(summaryJson(summary, 'live')) : summaryTables(summary, 'live', io.color));
+  if (argv.summary) io.out(Table ? summaryTables(Table, summary, 'live', io.color) : stringifyJson(summaryJson(summary, 'live')));
   return EXIT.ok;
 }
 
@@ -244,7 +255,7 @@ function matchesPeer(endpoint: string, want: string): boolean {
   return ip === want.replace(/^\[(.*)\]$/, '$1');
 }
 
-function formatEvent(e: TraceEvent, rel: number, argv: Args, io: Io): string {
+function formatEvent(e: TraceEvent, rel: number, argv: Args, io: Io, hex: typeof RenderHexFrame | undefined): string {
   if (argv.json) {
     return stringifyJson({
       time: e.time,
@@ -266,8 +277,8 @@ function formatEvent(e: TraceEvent, rel: number, argv: Args, io: Io): string {
     });
   }
   const head = `${rel.toFixed(6).padStart(11)}  #${e.stream} ${e.transport === 'utp' ? 'uTP ' : ''}${e.src} → ${e.dst}  ${e.text}`;
-  if (!argv.frames) return head;
-  return `${head}\n${renderHexFrame(e.frame(), { color: io.color })}\n`;
+  if (!hex) return head;
+  return `${head}\n${hex(e.frame(), { color: io.color })}\n`;
 }
 
 function summaryJson(s: TraceSummary, format: string): Record<string, unknown> {
@@ -285,7 +296,11 @@ function summaryJson(s: TraceSummary, format: string): Record<string, unknown> {
   };
 }
 
-function summaryTables(s: TraceSummary, format: string, color = false): string {
+async function loadTable(): Promise<typeof TableType> {
+  return (await import('cli-table3')).default;
+}
+
+function summaryTables(Table: typeof TableType, s: TraceSummary, format: string, color = false): string {
   const out: string[] = [];
   const style = color ? {} : { style: { head: [] as string[], border: [] as string[] } };
   out.push(`${format} capture: ${s.packets} packets over ${(s.lastTime - s.firstTime).toFixed(3)} s, ${s.streams.length} streams`);
@@ -321,12 +336,14 @@ class PieceWriter {
   pending = 0;
   constructor(
     private readonly dir: string,
-    private readonly torrent: ReturnType<typeof parseTorrent>,
+    private readonly torrent: Torrent,
+    private readonly pieceFileRanges: typeof PieceFileRanges,
+    private readonly safeFilePath: typeof SafeFilePath,
   ) {}
   queue(index: number, data: Uint8Array): void {
     this.pending++;
     this.chain = this.chain.then(async () => {
-      for (const r of pieceFileRanges(this.torrent, index)) {
+      for (const r of this.pieceFileRanges(this.torrent, index)) {
         if (r.pad) continue;
         const fh = await this.handle(r.fileIndex);
         await fh.write(data, r.pieceOffset, r.length, r.fileOffset);
@@ -338,7 +355,7 @@ class PieceWriter {
     let h = this.handles.get(i);
     if (!h) {
       const f = this.torrent.files[i]!;
-      const safe = safeFilePath(this.dir, f.path);
+      const safe = this.safeFilePath(this.dir, f.path);
       h = mkdir(dirname(safe.path), { recursive: true }).then(() => open(safe.path, 'a+').then(async (fh) => {
         await fh.close();
         return open(safe.path, 'r+');
