@@ -24,15 +24,6 @@ export interface TokenSource {
   readonly tokens: Int32Array;
 }
 
-export function tokenKind(doc: TokenSource, i: number): number {
-  return doc.tokens[i * TOKEN_STRIDE]!;
-}
-
-/** Index of the token after `i` and all its descendants (the next sibling). */
-export function nextToken(doc: TokenSource, i: number): number {
-  return doc.tokens[i * TOKEN_STRIDE + 4]!;
-}
-
 /** True when string token `i`'s data bytes are exactly `key`. */
 export function strEquals(doc: TokenSource, i: number, key: Uint8Array): boolean {
   const t = i * TOKEN_STRIDE;
@@ -54,23 +45,6 @@ export function dictFind(doc: TokenSource, dict: number, key: Uint8Array): numbe
     k = tokens[v * TOKEN_STRIDE + 4]!;
   }
   return -1;
-}
-
-/**
- * Value of int token `i` when it has at most 15 digits (always a safe
- * integer), read without making a string; NaN when longer (use BNode.intValue).
- */
-export function smallInt(doc: TokenSource, i: number): number {
-  const t = i * TOKEN_STRIDE;
-  const buf = doc.buf;
-  let p = doc.tokens[t + 1]! + 1;
-  const end = doc.tokens[t + 2]! - 1;
-  if (end - p > 15) return NaN;
-  const negative = buf[p] === 0x2d;
-  if (negative) p++;
-  let v = 0;
-  for (; p < end; p++) v = v * 10 + (buf[p]! - 0x30);
-  return negative ? -v : v;
 }
 
 /** True when every byte of buf[start, end) is ASCII (then latin1, ASCII and UTF-8 read the same). */
