@@ -2,7 +2,6 @@ import { DecodeError } from '../core/errors.js';
 import type { Span } from '../core/span.js';
 import { utf8, utf8OrUndefined, encodeUtf8 } from '../core/bytes.js';
 import type { BencodeDocument } from './decode.js';
-
 import { dictFind, K_DICT, K_INT, K_LIST, K_STR, TOKEN_STRIDE as S } from './tokens.js';
 
 export type BKind = 'int' | 'str' | 'list' | 'dict';
