@@ -60,20 +60,26 @@ export function isAscii(buf: Uint8Array, start: number, end: number): boolean {
  * the runtime; other strings go through TextDecoder as BNode.str() does.
  * V8 may share a longer substring's characters with the region's text, so the
  * strings can keep that text alive: at most one character per byte of it.
+ * Regions over MAX_REGION bytes (beyond any real file list, and near V8's
+ * string length limit) are not read whole: each string is read on its own.
  */
 export class TextRegion {
-  private readonly text: string;
+  static readonly MAX_REGION = 64 * 1024 * 1024;
+  private readonly text: string | null;
+  private readonly view: Buffer;
 
   constructor(
     private readonly buf: Uint8Array,
     private readonly start: number,
     end: number,
   ) {
-    this.text = Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+    this.view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.text = end - start <= TextRegion.MAX_REGION ? this.view.toString('latin1', start, end) : null;
   }
 
   /** buf[a, b) (inside the region) as UTF-8 text, invalid sequences replaced. */
   slice(a: number, b: number): string {
-    return isAscii(this.buf, a, b) ? this.text.substring(a - this.start, b - this.start) : utf8(this.buf.subarray(a, b));
+    if (!isAscii(this.buf, a, b)) return utf8(this.buf.subarray(a, b));
+    return this.text === null ? this.view.toString('latin1', a, b) : this.text.substring(a - this.start, b - this.start);
   }
 }

@@ -34,4 +34,14 @@ describe('token-array helpers', () => {
       { numRuns: 2000, seed: 9 },
     );
   });
+
+  it('a region over MAX_REGION is read string by string, with the same text', () => {
+    const big = new Uint8Array(TextRegion.MAX_REGION + 16).fill(0x61);
+    big.set(new TextEncoder().encode('plain.txt'), 100);
+    big.set([0xc3, 0xbc], 200);
+    const region = new TextRegion(big, 0, big.length);
+    expect(region.slice(100, 109)).toBe('plain.txt');
+    expect(region.slice(200, 202)).toBe('ü');
+    expect(region.slice(big.length - 3, big.length)).toBe('aaa');
+  });
 });
