@@ -228,18 +228,21 @@ function v1Entry(entry: BNode, i: number, nameNode: BNode, name: string, issues:
   const attr = attrOf(entry, path, issues);
   const length = symlinkLength(entry, path, attr, issues) ?? fileLength(entry, path);
   const p = entry.get('path');
-  const components: string[] = [name];
+  let components: string[];
   if (!p) {
     // libtorrent accepts a BEP 47 pad file without a path and names it `.pad/N`.
     if (!attr.includes('p')) throw new DecodeError('missing_field', entry.span.start, `${path} has no 'path'`, path);
-    components.push('.pad', String(length));
+    components = [name, '.pad', String(length)];
   } else {
     if (!p.isList()) throw new DecodeError('wrong_type', p.span.start, `${path}.path must be a list of strings, is a ${p.kind}`, `${path}.path`);
     const items = p.items();
+    // Sized up front (the array is kept in the TorrentFile): pushing would leave spare slots.
+    components = new Array<string>(items.length + 1);
+    components[0] = name;
     for (let j = 0; j < items.length; j++) {
       const c = items[j]!;
       if (!c.isStr()) throw new DecodeError('wrong_type', c.span.start, `path element ${j} must be a string, is a ${c.kind}`, `${path}.path[${j}]`);
-      components.push(c.str());
+      components[j + 1] = c.str();
     }
     if (components.length === 1) issues.warn('unsafe_path', `${path}.path is an empty list`, p.span);
   }
@@ -283,7 +286,8 @@ export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issu
       const v = tokens[kt + 4]!;
       const vt = v * S;
       const key = text.slice(tokens[kt + 3]!, tokens[kt + 2]!);
-      const path = [...comps, key];
+      // concat, not a spread: the spread's append leaves every path array with ~16 spare slots.
+      const path = comps.concat(key);
       if (key.length === 0) {
         throw new DecodeError('invalid_value', doc.base + tokens[kt + 1]!, `empty file name in the file tree (BEP 52: a file is a dict holding only the '' key)`, treePath(path));
       }
@@ -291,7 +295,7 @@ export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issu
         const node = new BNode(doc, v);
         throw new DecodeError('wrong_type', node.span.start, `file tree entry ${JSON.stringify(key)} must be a dict, is a ${node.kind}`, treePath(path));
       }
-      const pathKeys = [...keys, k];
+      const pathKeys = keys.concat(k);
       const entries = tokens[vt + 3]! >> 1;
       const leaf = dictFind(doc, v, EMPTY_KEY);
       if (leaf >= 0) {
@@ -372,8 +376,8 @@ function plainV2Leaf(doc: BNode['doc'], leaf: number, path: string[], pathKeys: 
     if (attr.includes('p') || attr.includes('l')) return undefined;
   }
   const et = leaf * S;
-  const f: RawFile = { path, pathKeys, nameNode, length, attr, pad: false, span: { start: doc.base + tokens[et + 1]!, end: doc.base + tokens[et + 2]! } };
-  if (rootT < 0) return length > 0 ? undefined : f;
+  const span = { start: doc.base + tokens[et + 1]!, end: doc.base + tokens[et + 2]! };
+  if (rootT < 0) return length > 0 ? undefined : { path, pathKeys, nameNode, length, attr, pad: false, span };
   const rt = rootT * S;
   if (tokens[rt] !== K_STR) return undefined;
   const ra = tokens[rt + 3]!;
@@ -384,9 +388,9 @@ function plainV2Leaf(doc: BNode['doc'], leaf: number, path: string[], pathKeys: 
     for (let p = ra; p < re && zero; p++) zero = buf[p] === 0;
     if (zero) return undefined;
   }
-  f.rootSpan = { start: doc.base + ra, end: doc.base + re };
-  f.piecesRoot = buf.subarray(ra, re);
-  return f;
+  // One literal with every key: keys added later would need a second object per file.
+  const rootSpan = { start: doc.base + ra, end: doc.base + re };
+  return { path, pathKeys, nameNode, length, attr, pad: false, span, rootSpan, piecesRoot: buf.subarray(ra, re) };
 }
 
 function v2Leaf(leaf: BNode, path: string[], pathKeys: number[], nameNode: BNode, at: string, issues: Issues): RawFile {
