@@ -1,6 +1,6 @@
 /**
  * The downloader and the seeder against real clients, in one run, on loopback.
- * Run: npx tsc -p . && node dist/bench/download.js [--mib 256] [--rounds 1]
+ * Run: npx tsc -p . && node dist/bench/download.js [--mib 256] [--rounds 1] [--seed-only]
  *
  * 1. One libtorrent seeder (test/helpers/lt_seed.py) serves a 256 MiB
  *    single-file torrent (256 KiB pieces, made by mktorrent, announced to our
@@ -36,6 +36,8 @@ const opt = (name: string, def: number): number => {
 };
 const MIB = opt('mib', 256);
 const ROUNDS = opt('rounds', 1);
+/** Only part 2 (the seeders), e.g. while working on `btscope seed`. */
+const SEED_ONLY = argv.includes('--seed-only');
 const PROC_TIMEOUT_MS = 180_000;
 
 const children = new Set<ChildProcess>();
@@ -199,7 +201,7 @@ async function main(): Promise<void> {
       },
     };
 
-    for (let round = 1; round <= ROUNDS; round++) {
+    for (let round = 1; round <= (SEED_ONLY ? 0 : ROUNDS); round++) {
       for (const [name, run] of Object.entries(clients)) {
         const out = path.join(work, `out-${name}`);
         await rm(out, { recursive: true, force: true });
@@ -231,20 +233,22 @@ async function main(): Promise<void> {
 
     // Report: best of the rounds.
     const best = (xs: number[]) => Math.min(...xs);
-    const bt = results['btscope']!;
-    console.log(`\nbench/download: ${MIB} MiB, 256 KiB pieces, one libtorrent seeder on loopback, ${ROUNDS} round(s), best shown, every result SHA-1 verified`);
-    console.log('client       wall      inner     rate(wall)  peak RSS');
-    for (const r of Object.values(results)) {
-      const inner = r.inner.length ? fmt(best(r.inner)) : '   -  ';
-      console.log(`${r.name.padEnd(12)} ${fmt(best(r.seconds)).padEnd(9)} ${inner.padEnd(9)} ${rate(bytes, best(r.seconds)).padEnd(11)} ${best(r.rss).toFixed(0)} MB`);
+    const bt = results['btscope'];
+    if (bt) {
+      console.log(`\nbench/download: ${MIB} MiB, 256 KiB pieces, one libtorrent seeder on loopback, ${ROUNDS} round(s), best shown, every result SHA-1 verified`);
+      console.log('client       wall      inner     rate(wall)  peak RSS');
+      for (const r of Object.values(results)) {
+        const inner = r.inner.length ? fmt(best(r.inner)) : '   -  ';
+        console.log(`${r.name.padEnd(12)} ${fmt(best(r.seconds)).padEnd(9)} ${inner.padEnd(9)} ${rate(bytes, best(r.seconds)).padEnd(11)} ${best(r.rss).toFixed(0)} MB`);
+      }
+      for (const other of ['aria2c', 'libtorrent']) {
+        const o = results[other]!;
+        console.log(`btscope / ${other}: ${(best(bt.seconds) / best(o.seconds)).toFixed(2)}x wall time (< 1 = btscope faster)`);
+      }
+      console.log(`btscope peak RSS ${Math.max(...bt.rss).toFixed(0)} MB (goal < 150 MB)`);
     }
-    for (const other of ['aria2c', 'libtorrent']) {
-      const o = results[other]!;
-      console.log(`btscope / ${other}: ${(best(bt.seconds) / best(o.seconds)).toFixed(2)}x wall time (< 1 = btscope faster)`);
-    }
-    console.log(`btscope peak RSS ${Math.max(...bt.rss).toFixed(0)} MB (goal < 150 MB)`);
     console.log('\nseeding to the libtorrent client (its own time from add to complete):');
-    for (const [name, xs] of Object.entries(seedResults)) console.log(`${name.padEnd(16)} ${fmt(best(xs))}  ${rate(bytes, best(xs))}`);
+    for (const [name, xs] of Object.entries(seedResults)) console.log(`${name.padEnd(16)} ${fmt(best(xs))}  ${rate(bytes, best(xs))}  (rounds: ${xs.map((x) => x.toFixed(2)).join(' ')})`);
     console.log(`btscope seed / libtorrent seed: ${(best(seedResults['btscope seed']!) / best(seedResults['libtorrent seed']!)).toFixed(2)}x`);
   } finally {
     for (const p of procs) await stop(p);

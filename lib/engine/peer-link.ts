@@ -283,6 +283,31 @@ export class PeerLink {
   }
 
   /**
+   * Piece messages already encoded back to back (a run of blocks laid out by
+   * WirePieces) in one socket write. `blocks` says which they are (for
+   * --frames); `written` runs once the socket is done with `bytes` (written
+   * to the kernel, or the connection gone), so their buffer may be reused.
+   */
+  sendPieceMessages(bytes: Uint8Array, blocks: readonly { index: number; begin: number; length: number }[], written: () => void): boolean {
+    if (this.closed) {
+      written();
+      return false;
+    }
+    if (this.opts.onFrame) {
+      let at = 0;
+      for (const b of blocks) {
+        const msg = bytes.subarray(at, at + 13 + b.length);
+        const m = { type: 'piece' as const, index: b.index, begin: b.begin, block: msg.subarray(13) };
+        this.opts.onFrame({ ...messageFrame(asBuffer(msg), this.bytesOut + at, m, this.ctx('out')), meta: { direction: 'out', peer: this.address } }, 'out');
+        at += msg.length;
+      }
+    }
+    this.lastOut = Date.now();
+    this.bytesOut += bytes.length;
+    return this.socket.write(bytes, () => written());
+  }
+
+  /**
    * Room for more outgoing data. Node's socket buffer reports "full" past
    * 16 KiB (one block), which would make a seeder ping-pong one block per
    * 'drain'; we keep up to SEND_BUFFER bytes queued instead (memory per peer

@@ -190,6 +190,47 @@ export class Storage {
     return { bytes, missing };
   }
 
+  /**
+   * Read a stream range into consecutive views (`parts`, e.g. the block slots
+   * of a piece laid out as ready-to-send piece messages): one gathered read
+   * (preadv) per file. Pad files, missing files and bytes past a file's end
+   * read as zeros; `missing` counts them.
+   */
+  async readParts(offset: number, parts: readonly Uint8Array[]): Promise<{ missing: number }> {
+    let total = 0;
+    for (const b of parts) total += b.length;
+    let missing = 0;
+    for (const s of this.slices(offset, total)) {
+      const views = sliceParts(parts, s.rangeOffset, s.length);
+      if (this.files[s.fileIndex]!.pad) {
+        for (const v of views) v.fill(0);
+        continue;
+      }
+      const f = await this.fileFor(s.fileIndex, false);
+      let got = 0;
+      if (f) {
+        try {
+          got = await readvAll(f.fd, views, s.fileOffset);
+        } finally {
+          this.release(f);
+        }
+      }
+      if (got < s.length) {
+        // Zero what the file did not have (shorter than the torrent says, or absent).
+        let skip = got;
+        for (const v of views) {
+          if (skip >= v.length) skip -= v.length;
+          else {
+            v.fill(0, skip);
+            skip = 0;
+          }
+        }
+        missing += s.length - got;
+      }
+    }
+    return { missing };
+  }
+
   /** Current on-disk size of each file (0 when absent); pad files report their full length. */
   async sizes(): Promise<number[]> {
     return Promise.all(
@@ -379,6 +420,33 @@ function writeAll(fd: number, data: Uint8Array, position: number): Promise<void>
       });
     };
     step(0);
+  });
+}
+
+/** fs.readv, continued after short reads; resolves to the bytes read (fewer at the end of the file). */
+function readvAll(fd: number, views: Uint8Array[], position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let done = 0;
+    const step = (rest: Uint8Array[], at: number): void => {
+      if (rest.length === 0) return resolve(done);
+      // IOV_MAX is 1024 on Linux: at most that many buffers per call.
+      fs.readv(fd, rest.slice(0, 1024) as NodeJS.ArrayBufferView[], at, (e, n) => {
+        if (e) return reject(new StorageError('io', `read failed: ${e.message}`, { cause: e }));
+        if (n === 0) return resolve(done);
+        done += n;
+        let left = n;
+        const next: Uint8Array[] = [];
+        for (const v of rest) {
+          if (left >= v.length) left -= v.length;
+          else {
+            next.push(left > 0 ? v.subarray(left) : v);
+            left = 0;
+          }
+        }
+        step(next, at + n);
+      });
+    };
+    step(views.filter((v) => v.length > 0), position);
   });
 }
 

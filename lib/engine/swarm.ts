@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Torrent } from '../metainfo/types.js';
 import { PiecePicker, type BlockRequest } from './piece-picker.js';
 import { PieceVerifier, blockDigests } from './piece-verifier.js';
+import { WirePieces } from './wire-pieces.js';
 import type { Storage } from './storage.js';
 import type { ResumeJournal } from './resume.js';
 import { RateMeter } from './rate.js';
@@ -19,7 +20,7 @@ const DEFAULT_WRITE_BUDGET = 8 * 1024 * 1024;
 export const MAX_UPLOAD_QUEUE = 2048;
 
 /** Pieces a seeder reads ahead of the one it is sending, per peer. */
-const READ_AHEAD = 4;
+const READ_AHEAD = 16;
 
 /** Consecutive blocks gathered into one write (16 x 16 KiB = 256 KiB). */
 const WRITE_RUN = 16;
@@ -115,7 +116,8 @@ export class Swarm {
   private readonly unwritten = new Map<number, { begin: number; block: Uint8Array }[]>();
   private unwrittenBytes = 0;
   private readonly suspects = new Map<number, { peer: SwarmPeer; block: number; digest: Buffer }[]>();
-  private readonly pieceCache = new Map<number, Promise<Uint8Array>>();
+  /** Verified pieces read for upload, laid out as piece messages. */
+  private readonly wire: WirePieces;
   /**
    * SHA-1 of each piece fed with its blocks as they arrive in order (the usual
    * case: one peer's requests go out in order), so a finished piece is checked
@@ -141,6 +143,12 @@ export class Swarm {
     });
     for (const i of o.have ?? []) this.picker.setHave(i);
     this.verifier = PieceVerifier.forTorrent(o.storage, t);
+    this.wire = new WirePieces({
+      pieceLength: t.pieceLength,
+      pieceSize: (i) => this.picker.pieceSize(i),
+      blockSize: this.picker.blockSize,
+      readParts: (offset, parts) => o.storage.readParts(offset, parts),
+    });
     this.completion = new Promise<void>((res, rej) => {
       this.completeResolve = res;
       this.failure = rej;
@@ -541,6 +549,14 @@ export class Swarm {
     }
   }
 
+  /**
+   * Send what the peer asked for while its socket has room. Each piece comes
+   * from the wire-layout cache (read once, laid out as piece messages), and
+   * a run of queued requests for consecutive blocks of that piece leaves as
+   * one slice in one write; everything sent in one go is corked into one
+   * writev. Disk reads for the next pieces in the queue start while this one
+   * is sent.
+   */
   private serve(p: SwarmPeer): void {
     if (p.serving) return;
     p.serving = true;
@@ -552,27 +568,52 @@ export class Swarm {
           const flight = { r, cancelled: false };
           p.inFlight = flight;
           this.readAhead(p, r.index);
-          const piece = await this.readPiece(r.index);
-          p.inFlight = undefined;
-          if (p.link.closed) break;
-          // Cancelled, or we choked the peer, while the piece was read: still one answer (BEP 6).
-          if (flight.cancelled || (p.amChoking && !servedWhileChoked(r, p.link.fast, p.allowedFast))) {
-            this.reject(p, r);
-            continue;
+          const piece = await this.wire.acquire(r.index);
+          try {
+            p.inFlight = undefined;
+            if (p.link.closed) break;
+            // Cancelled, or we choked the peer, while the piece was read: still one answer (BEP 6).
+            if (flight.cancelled || (p.amChoking && !servedWhileChoked(r, p.link.fast, p.allowedFast))) {
+              this.reject(p, r);
+              continue;
+            }
+            // What goes out until the next tick leaves in one writev.
+            if (!corked) {
+              p.link.cork();
+              corked = true;
+              process.nextTick(() => {
+                corked = false;
+                p.link.uncork();
+              });
+            }
+            let bytes = r.length;
+            const span = piece.span(r.begin, r.length);
+            if (span) {
+              // The queued requests for the blocks right after this one join its write.
+              const run = [r];
+              let end = span[1];
+              let next = r.begin + r.length;
+              for (;;) {
+                const q = p.uploads[0];
+                if (q === undefined || q.index !== r.index || q.begin !== next) break;
+                const more = piece.block(q.begin, q.length);
+                if (!more || more[0] !== end) break;
+                run.push(p.uploads.shift()!);
+                end = more[1];
+                next += q.length;
+                bytes += q.length;
+              }
+              piece.retain();
+              p.link.sendPieceMessages(piece.bytes.subarray(span[0], end), run, () => piece.release());
+            } else {
+              p.link.sendPiece(r.index, r.begin, piece.data(r.begin, r.length));
+            }
+            const now = this.now();
+            p.up.add(bytes, now);
+            this.uploaded.add(bytes, now);
+          } finally {
+            piece.release();
           }
-          // Blocks queued while the socket has room go out together on the next tick.
-          if (!corked) {
-            p.link.cork();
-            corked = true;
-            process.nextTick(() => {
-              corked = false;
-              p.link.uncork();
-            });
-          }
-          p.link.sendPiece(r.index, r.begin, piece.subarray(r.begin, r.begin + r.length));
-          const now = this.now();
-          p.up.add(r.length, now);
-          this.uploaded.add(r.length, now);
         }
       } catch (e) {
         this.o.log?.(`serving ${p.link.address} failed: ${(e as Error).message}`);
@@ -589,28 +630,13 @@ export class Swarm {
   private readAhead(p: SwarmPeer, current: number): void {
     let last = current;
     let started = 0;
+    const ahead = Math.min(READ_AHEAD, this.wire.maxPieces >> 1);
     for (const r of p.uploads) {
       if (r.index === last) continue;
       last = r.index;
-      if (!this.pieceCache.has(r.index)) this.readPiece(r.index).catch(() => {});
-      if (++started >= READ_AHEAD) break;
+      this.wire.prefetch(r.index);
+      if (++started >= ahead) break;
     }
-  }
-
-  /** Whole pieces read once and served block by block; a small LRU bounds the memory. */
-  private readPiece(index: number): Promise<Uint8Array> {
-    const hit = this.pieceCache.get(index);
-    if (hit) {
-      this.pieceCache.delete(index);
-      this.pieceCache.set(index, hit);
-      return hit;
-    }
-    const size = this.picker.pieceSize(index);
-    const p = this.o.storage.read(index * this.o.torrent.pieceLength, size).then((r) => r.bytes);
-    this.pieceCache.set(index, p);
-    p.catch(() => this.pieceCache.delete(index));
-    while (this.pieceCache.size > 32) this.pieceCache.delete(this.pieceCache.keys().next().value as number);
-    return p;
   }
 
   private onExtended(p: SwarmPeer, extId: number, payload: Uint8Array): void {
@@ -680,6 +706,7 @@ export class Swarm {
     for (const i of [...this.unwritten.keys()]) this.flush(i);
     this.stopped = true;
     clearInterval(this.tickTimer);
+    this.wire.clear();
     for (const p of [...this.peers]) p.link.close();
     this.peers.clear();
   }
