@@ -28,12 +28,35 @@ export interface IpFragmentInfo {
 
 export type IpError = { readonly error: string };
 
-/** IPv4 (RFC 791) or IPv6 (RFC 8200, walking extension headers) at `at`. */
-export function decodeIp(d: Uint8Array, at: number, version: 4 | 6): IpResult | IpError {
-  return version === 4 ? decodeIpv4(d, at) : decodeIpv6(d, at);
+/** An IpResult a caller owns and lets the decoders fill (a dissector's per-packet scratch: no allocation per packet). */
+export type IpScratch = { -readonly [K in keyof IpResult]: IpResult[K] };
+
+export function ipScratch(): IpScratch {
+  return { version: 4, srcAt: 0, dstAt: 0, protocol: 0, payloadStart: 0, payloadEnd: 0, truncated: 0, fragment: undefined };
 }
 
-export function decodeIpv4(d: Uint8Array, at: number): IpResult | IpError {
+/**
+ * IPv4 (RFC 791) or IPv6 (RFC 8200, walking extension headers) at `at`.
+ * With `into`, the result is written there (and is that object).
+ */
+export function decodeIp(d: Uint8Array, at: number, version: 4 | 6, into?: IpScratch): IpResult | IpError {
+  return version === 4 ? decodeIpv4(d, at, into) : decodeIpv6(d, at, into);
+}
+
+function fill(into: IpScratch | undefined, version: 4 | 6, srcAt: number, dstAt: number, protocol: number, payloadStart: number, payloadEnd: number, truncated: number, fragment: IpFragmentInfo | undefined): IpResult {
+  if (!into) return { version, srcAt, dstAt, protocol, payloadStart, payloadEnd, truncated, fragment };
+  into.version = version;
+  into.srcAt = srcAt;
+  into.dstAt = dstAt;
+  into.protocol = protocol;
+  into.payloadStart = payloadStart;
+  into.payloadEnd = payloadEnd;
+  into.truncated = truncated;
+  into.fragment = fragment;
+  return into;
+}
+
+export function decodeIpv4(d: Uint8Array, at: number, into?: IpScratch): IpResult | IpError {
   if (d.length < at + 20) return { error: 'truncated IPv4 header' };
   const ihl = (d[at]! & 0x0f) * 4;
   if ((d[at]! >> 4) !== 4) return { error: 'not IPv4' };
@@ -46,19 +69,11 @@ export function decodeIpv4(d: Uint8Array, at: number): IpResult | IpError {
   // Total length 0 is seen with TCP segmentation offload: trust the capture.
   const wireEnd = totalLength === 0 ? d.length : at + totalLength;
   const payloadEnd = Math.min(wireEnd, d.length);
-  return {
-    version: 4,
-    srcAt: at + 12,
-    dstAt: at + 16,
-    protocol: d[at + 9]!,
-    payloadStart: at + ihl,
-    payloadEnd: Math.max(payloadEnd, at + ihl),
-    truncated: Math.max(0, wireEnd - d.length),
-    fragment: more || fragOffset !== 0 ? { id: (d[at + 4]! << 8) | d[at + 5]!, offset: fragOffset, more } : undefined,
-  };
+  const fragment = more || fragOffset !== 0 ? { id: (d[at + 4]! << 8) | d[at + 5]!, offset: fragOffset, more } : undefined;
+  return fill(into, 4, at + 12, at + 16, d[at + 9]!, at + ihl, Math.max(payloadEnd, at + ihl), Math.max(0, wireEnd - d.length), fragment);
 }
 
-export function decodeIpv6(d: Uint8Array, at: number): IpResult | IpError {
+export function decodeIpv6(d: Uint8Array, at: number, into?: IpScratch): IpResult | IpError {
   if (d.length < at + 40) return { error: 'truncated IPv6 header' };
   const payloadLength = (d[at + 4]! << 8) | d[at + 5]!;
   let next = d[at + 6]!;
@@ -92,16 +107,7 @@ export function decodeIpv6(d: Uint8Array, at: number): IpResult | IpError {
   const wireEnd = payloadLength === 0 ? d.length : at + 40 + payloadLength;
   const payloadEnd = Math.min(wireEnd, d.length);
   if (p > payloadEnd) return { error: 'IPv6 extension headers run past the packet' };
-  return {
-    version: 6,
-    srcAt: at + 8,
-    dstAt: at + 24,
-    protocol: next,
-    payloadStart: p,
-    payloadEnd,
-    truncated: Math.max(0, wireEnd - d.length),
-    fragment,
-  };
+  return fill(into, 6, at + 8, at + 24, next, p, payloadEnd, Math.max(0, wireEnd - d.length), fragment);
 }
 
 /** An address in the packet data as text: dotted IPv4, or IPv6 as RFC 5952 writes it. */

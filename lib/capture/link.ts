@@ -16,6 +16,14 @@ export interface LinkResult {
 
 const NOT_IP = (other: string): LinkResult => ({ ipVersion: 0, offset: 0, other });
 
+/**
+ * IP at an offset, one shared (frozen) result per version and offset: the
+ * offsets a link layer can give are few, and every packet of a capture would
+ * otherwise allocate the same answer.
+ */
+const IP_AT: { 4: LinkResult[]; 6: LinkResult[] } = { 4: [], 6: [] };
+const ipAt = (ipVersion: 4 | 6, offset: number): LinkResult => (IP_AT[ipVersion][offset] ??= { ipVersion, offset });
+
 /** Strip the link layer: Ethernet (+ VLAN tags), Linux SLL/SLL2, BSD null/loopback, raw IP. */
 export function decodeLink(linkType: number, d: Uint8Array): LinkResult {
   switch (linkType) {
@@ -36,9 +44,9 @@ export function decodeLink(linkType: number, d: Uint8Array): LinkResult {
       const le = d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24);
       const be = (d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!;
       const family = linkType === LINKTYPE.LOOP ? be : (le >>> 0) <= 0xffff ? le : be;
-      if (family === 2) return { ipVersion: 4, offset: 4 };
+      if (family === 2) return ipAt(4, 4);
       // AF_INET6 differs: 10 Linux, 24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS.
-      if (family === 10 || family === 24 || family === 28 || family === 30) return { ipVersion: 6, offset: 4 };
+      if (family === 10 || family === 24 || family === 28 || family === 30) return ipAt(6, 4);
       return NOT_IP(`address family ${family}`);
     }
     case LINKTYPE.RAW:
@@ -48,7 +56,7 @@ export function decodeLink(linkType: number, d: Uint8Array): LinkResult {
     case LINKTYPE.IPV6: {
       if (d.length < 1) return NOT_IP('empty packet');
       const v = d[0]! >> 4;
-      return v === 4 || v === 6 ? { ipVersion: v, offset: 0 } : NOT_IP(`IP version ${v}`);
+      return v === 4 || v === 6 ? ipAt(v, 0) : NOT_IP(`IP version ${v}`);
     }
     default:
       return NOT_IP(`link type ${linkType}`);
@@ -56,6 +64,12 @@ export function decodeLink(linkType: number, d: Uint8Array): LinkResult {
 }
 
 function afterEthertype(d: Uint8Array, at: number): LinkResult {
+  // The common case first: an untagged IPv4 or IPv6 frame.
+  if (d.length >= at + 2) {
+    const type = (d[at]! << 8) | d[at + 1]!;
+    if (type === ETHERTYPE.IPV4) return ipAt(4, at + 2);
+    if (type === ETHERTYPE.IPV6) return ipAt(6, at + 2);
+  }
   let vlans: number[] | undefined;
   for (let depth = 0; depth < 4; depth++) {
     if (d.length < at + 2) return NOT_IP('truncated link header');
@@ -73,8 +87,8 @@ function afterEthertype(d: Uint8Array, at: number): LinkResult {
 }
 
 function byEthertype(type: number, offset: number, d: Uint8Array): LinkResult {
-  if (type === ETHERTYPE.IPV4) return { ipVersion: 4, offset };
-  if (type === ETHERTYPE.IPV6) return { ipVersion: 6, offset };
+  if (type === ETHERTYPE.IPV4) return ipAt(4, offset);
+  if (type === ETHERTYPE.IPV6) return ipAt(6, offset);
   if (type === ETHERTYPE.VLAN || type === ETHERTYPE.QINQ) return afterEthertype(d, offset - 2);
   return NOT_IP(`ethertype 0x${type.toString(16).padStart(4, '0')}`);
 }

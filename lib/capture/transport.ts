@@ -1,6 +1,6 @@
 import type { CapturedPacket } from './packet.js';
 import { decodeLink } from './link.js';
-import { decodeIp, ipAddressText, IPPROTO, type IpResult } from './ip.js';
+import { decodeIp, ipAddressText, ipScratch, IPPROTO, type IpResult } from './ip.js';
 import { IpFragmentReassembler, type FragmentLimits } from './ip-fragments.js';
 
 /** TCP flag bits (RFC 9293). */
@@ -80,6 +80,8 @@ export function dissectPacket(packet: CapturedPacket): TransportPacket | Skipped
  */
 export class PacketDissector {
   readonly fragments: IpFragmentReassembler;
+  /** Each packet's IP header is read into this (nothing keeps it past dissect). */
+  private readonly ip = ipScratch();
 
   constructor(limits: Partial<FragmentLimits> = {}) {
     this.fragments = new IpFragmentReassembler(limits);
@@ -89,7 +91,7 @@ export class PacketDissector {
     const d = packet.data;
     const link = decodeLink(packet.linkType, d);
     if (link.ipVersion === 0) return { packet, skip: `not IP (${link.other})` };
-    const ip = decodeIp(d, link.offset, link.ipVersion);
+    const ip = decodeIp(d, link.offset, link.ipVersion, this.ip);
     if ('error' in ip) return { packet, skip: ip.error };
     if (!ip.fragment) return transportOf(packet, ip, d, ip.payloadStart, ip.payloadEnd, ip.truncated, packet.fileOffset, link.vlans, undefined);
     const key = `${ip.version}|${ipAddressText(d, ip.srcAt, ip.version)}|${ipAddressText(d, ip.dstAt, ip.version)}|${ip.protocol}|${ip.fragment.id}`;

@@ -1,4 +1,4 @@
-import { gunzipSync, inflateSync } from 'node:zlib';
+import { createRequire } from 'node:module';
 import { DecodeError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
 import { findHeadEnd, decodeHttpResponseHead, headerValue, type HttpResponseHead } from '../tracker/http-message.js';
@@ -196,7 +196,8 @@ export class HttpTrackerStream {
           // Spans of a decompressed body count bytes of the decompressed body from the body's start.
           try {
             const opts = { maxOutputLength: this.maxBytes };
-            const raw = encoding === 'deflate' ? inflateSync(body, opts) : gunzipSync(body, opts);
+            const zlib = loadZlib();
+            const raw = encoding === 'deflate' ? zlib.inflateSync(body, opts) : zlib.gunzipSync(body, opts);
             bodyBytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
           } catch (e) {
             ev.error = new DecodeError('bad_encoding', bodyBase, `${encoding} body does not decompress: ${(e as Error).message}`);
@@ -257,4 +258,14 @@ function concat(parts: Uint8Array[]): Uint8Array {
     at += x.length;
   }
   return out;
+}
+
+/**
+ * node:zlib, loaded the first time a compressed tracker response is met: most
+ * captures have none, and the tracer's start-up is part of every run.
+ * (A builtin loads synchronously through require.)
+ */
+let zlib: typeof import('node:zlib') | undefined;
+function loadZlib(): typeof import('node:zlib') {
+  return (zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
 }
