@@ -93,6 +93,28 @@ describe('Storage write/read', () => {
     expect((await readdir(path.join(dir, 't'))).sort()).toEqual(['f0', 'f1', 'f4', 'f5']);
   });
 
+  it.each([
+    ['every file present', 20007],
+    ['the last file short on disk', 20007 - 3000],
+  ])('readParts: scattered into uneven parts across files and pad files, same bytes as read() (%s)', async (_name, written) => {
+    const files = layout([5000, 1, 0, ['pad', 3000], 20000, 7]);
+    const s = new Storage(files, { root: dir });
+    const data = bytesOf(s.length, 7);
+    await s.write(0, data.subarray(0, written));
+    await s.drain();
+    const want = await s.read(0, s.length);
+    const cuts = [0, 1, 4999, 5001, 5001, 7000, 8002, 9000, 20000, s.length];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      // Every run of parts from cut i to the end, the parts pre-filled with garbage.
+      const parts = cuts.slice(i + 1).map((c, k) => new Uint8Array(c - (k === 0 ? cuts[i]! : cuts[i + k]!)).fill(0xee));
+      const r = await s.readParts(cuts[i]!, parts);
+      expect(Buffer.concat(parts).equals(Buffer.from(want.bytes.subarray(cuts[i]!)))).toBe(true);
+      const expectMissing = files.filter((f) => !f.pad).reduce((n, f) => n + Math.max(0, Math.min(f.offset + f.length, s.length) - Math.max(f.offset, written, cuts[i]!)), 0);
+      expect(r.missing).toBe(expectMissing);
+    }
+    await s.close();
+  });
+
   it('never writes pad files, and reads them as zeros', async () => {
     const files = layout([100, ['pad', 28], 50]);
     const s = new Storage(files, { root: dir });
