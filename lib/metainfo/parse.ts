@@ -181,7 +181,7 @@ function buildTorrent(doc: BencodeDocument, root: BNode | null, info: BNode, ext
 
   const pieceLayers = new Map<string, Uint8Array>();
   if (hasV2) {
-    if (root) readPieceLayers(root.get('piece layers'), files, pieceLength, pieceLayers, issues);
+    if (root) readPieceLayers(root.get('piece layers'), files, pieceLength, pieceLayers, issues, doc.buf);
     else if (extra.pieceLayers) for (const [k, v] of extra.pieceLayers) pieceLayers.set(k, v);
   }
 
@@ -370,8 +370,9 @@ function reportPaths(files: FileEntry[], nameNode: BNode, issues: Issues): void 
 }
 
 /** BEP 52 piece layers: each entry must belong to a file, be the right size and hash up to its pieces root. */
-function readPieceLayers(node: BNode | undefined, files: TorrentFile[], pieceLength: number, out: Map<string, Uint8Array>, issues: Issues): void {
+function readPieceLayers(node: BNode | undefined, files: TorrentFile[], pieceLength: number, out: Map<string, Uint8Array>, issues: Issues, input: Uint8Array): void {
   // Keyed by the root's bytes as a latin1 string: hex for each of 100 000 files costs more than the rest.
+  const binaryKey = binaryKeys(input);
   const byRoot = new Map<string, TorrentFile>();
   for (const f of files) if (f.piecesRoot) byRoot.set(binaryKey(f.piecesRoot), f);
   // Keys of the piece layers dict, valid or not (a lookup per file would be quadratic).
@@ -419,9 +420,18 @@ function readPieceLayers(node: BNode | undefined, files: TorrentFile[], pieceLen
   }
 }
 
-/** The bytes as a latin1 string: a Map key, one character per byte. */
-function binaryKey(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+/**
+ * Bytes as a latin1 string, one character per byte: a Map key. Views into
+ * `input` (pieces roots are) are read through one Buffer over it, not a new
+ * Buffer each.
+ */
+function binaryKeys(input: Uint8Array): (bytes: Uint8Array) => string {
+  const view = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  return (bytes) => {
+    const at = bytes.byteOffset - input.byteOffset;
+    if (bytes.buffer === input.buffer && at >= 0 && at + bytes.length <= view.length) return view.toString('latin1', at, at + bytes.length);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+  };
 }
 
 /** BEP 12 announce-list tiers, else the lone BEP 3 announce. URLs trimmed, duplicates dropped. */
