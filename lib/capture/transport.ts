@@ -19,10 +19,14 @@ export interface TcpInfo {
  * reassembled buffer); `payloadOffset` its absolute offset in the file.
  * The addresses are bytes at `srcAt`/`dstAt` in `addressBytes`; `src`/`dst`
  * make their text only when asked (most packets of a flow never need it).
+ * The TCP header's fields are the packet's own (`seq`, `ack`, `flags`,
+ * `window`: a TcpInfo, so reassembly takes the packet itself); `tcp` gives
+ * them as an object of their own, made when asked.
  */
-export class TransportPacket {
+export class TransportPacket implements TcpInfo {
   private srcText: string | undefined;
   private dstText: string | undefined;
+  private tcpInfo: TcpInfo | undefined;
 
   constructor(
     readonly packet: CapturedPacket,
@@ -34,7 +38,11 @@ export class TransportPacket {
     readonly dstAt: number,
     readonly srcPort: number,
     readonly dstPort: number,
-    readonly tcp: TcpInfo | undefined,
+    /** TCP sequence number, acknowledgment number, flags and window (0 for UDP). */
+    readonly seq: number,
+    readonly ack: number,
+    readonly flags: number,
+    readonly window: number,
     readonly payload: Uint8Array,
     readonly payloadOffset: number,
     /** Payload bytes that were on the wire but not in the capture (snaplen). */
@@ -43,6 +51,12 @@ export class TransportPacket {
     /** Frame numbers of the IP fragments this datagram was reassembled from. */
     readonly fragments: number[] | undefined,
   ) {}
+
+  /** The TCP header's fields; undefined for UDP. */
+  get tcp(): TcpInfo | undefined {
+    if (this.proto !== 'tcp') return undefined;
+    return (this.tcpInfo ??= { seq: this.seq, ack: this.ack, flags: this.flags, window: this.window });
+  }
 
   get src(): string {
     return (this.srcText ??= ipAddressText(this.addressBytes, this.srcAt, this.ipVersion));
@@ -128,13 +142,25 @@ function transportOf(
     if (dataOffset < 20) return { packet, skip: `TCP data offset ${dataOffset} < 20` };
     if (end < at + dataOffset) return { packet, skip: 'truncated TCP options' };
     const start = at + dataOffset;
-    const tcp: TcpInfo = {
-      seq: ((d[at + 4]! << 24) | (d[at + 5]! << 16) | (d[at + 6]! << 8) | d[at + 7]!) >>> 0,
-      ack: ((d[at + 8]! << 24) | (d[at + 9]! << 16) | (d[at + 10]! << 8) | d[at + 11]!) >>> 0,
-      flags: d[at + 13]!,
-      window: (d[at + 14]! << 8) | d[at + 15]!,
-    };
-    return new TransportPacket(packet, 'tcp', ip.version, addressBytes, ip.srcAt, ip.dstAt, (d[at]! << 8) | d[at + 1]!, (d[at + 2]! << 8) | d[at + 3]!, tcp, d.subarray(start, end), fileBase + start, wireMissing, vlans, fragments);
+    return new TransportPacket(
+      packet,
+      'tcp',
+      ip.version,
+      addressBytes,
+      ip.srcAt,
+      ip.dstAt,
+      (d[at]! << 8) | d[at + 1]!,
+      (d[at + 2]! << 8) | d[at + 3]!,
+      ((d[at + 4]! << 24) | (d[at + 5]! << 16) | (d[at + 6]! << 8) | d[at + 7]!) >>> 0,
+      ((d[at + 8]! << 24) | (d[at + 9]! << 16) | (d[at + 10]! << 8) | d[at + 11]!) >>> 0,
+      d[at + 13]!,
+      (d[at + 14]! << 8) | d[at + 15]!,
+      d.subarray(start, end),
+      fileBase + start,
+      wireMissing,
+      vlans,
+      fragments,
+    );
   }
   if (ip.protocol === IPPROTO.UDP) {
     if (end < at + 8) return { packet, skip: 'truncated UDP header' };
@@ -142,7 +168,7 @@ function transportOf(
     const start = at + 8;
     // The UDP length bounds the payload (Ethernet padding follows it).
     const stop = udpLength >= 8 ? Math.min(end, at + udpLength) : end;
-    return new TransportPacket(packet, 'udp', ip.version, addressBytes, ip.srcAt, ip.dstAt, (d[at]! << 8) | d[at + 1]!, (d[at + 2]! << 8) | d[at + 3]!, undefined, d.subarray(start, stop), fileBase + start, Math.max(0, at + udpLength - end), vlans, fragments);
+    return new TransportPacket(packet, 'udp', ip.version, addressBytes, ip.srcAt, ip.dstAt, (d[at]! << 8) | d[at + 1]!, (d[at + 2]! << 8) | d[at + 3]!, 0, 0, 0, 0, d.subarray(start, stop), fileBase + start, Math.max(0, at + udpLength - end), vlans, fragments);
   }
   return { packet, skip: `IP protocol ${ip.protocol}` };
 }

@@ -439,7 +439,8 @@ export class Tracer {
   }
 
   private tcpPacket(t: TransportPacket): void {
-    const tcp = t.tcp!;
+    // The packet is its own TcpInfo (no object per packet).
+    const tcp = t;
     const syn = (tcp.flags & TCP_FLAGS.SYN) !== 0;
     const ack = (tcp.flags & TCP_FLAGS.ACK) !== 0;
     let c: TcpConn | undefined;
