@@ -17,6 +17,7 @@ import {
   decodeExtendedHandshake,
   encodeExtendedHandshake,
   ExtensionIds,
+  LOCAL_EXTENSION_IDS,
   type Message,
   type Handshake,
   type ExtendedHandshake,
@@ -150,7 +151,16 @@ export class PeerLink {
         else this.shutdown();
       });
       socket.on('drain', () => this.onDrain());
+      // What we answer to one chunk (unchoke, rejects, haves, metadata) leaves in one write.
       socket.on('data', (chunk: Buffer) => {
+        socket.cork();
+        try {
+          onData(chunk);
+        } finally {
+          socket.uncork();
+        }
+      });
+      const onData = (chunk: Buffer): void => {
         this.lastIn = Date.now();
         this.bytesIn += chunk.length;
         let frames;
@@ -201,7 +211,7 @@ export class PeerLink {
           }
           this.onMessage(m);
         }
-      });
+      };
     });
   }
 
@@ -211,7 +221,8 @@ export class PeerLink {
 
   private sendExtended(init: Parameters<typeof encodeExtendedHandshake>[0]): void {
     const payload = encodeExtendedHandshake({ v: 'btscope 0.1', ...init });
-    this.extensions.learn('out', decodeExtendedHandshake(payload, 0).value);
+    // Our own ids, as encodeExtendedHandshake wrote them (no need to decode what we just encoded).
+    this.extensions.learn('out', init?.m ?? LOCAL_EXTENSION_IDS);
     this.send({ type: 'extended', extId: 0, payload });
   }
 

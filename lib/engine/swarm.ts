@@ -203,15 +203,25 @@ export class Swarm {
     };
     this.peers.add(p);
     this.picker.addPeer(p);
-    // BEP 6: have all / have none replace the bitfield when both sides are fast; first, then the extended handshake.
-    if (link.fast && this.picker.complete) link.greet({ type: 'have_all' });
-    else if (link.fast && this.picker.piecesHave === 0) link.greet({ type: 'have_none' });
-    else link.greet({ type: 'bitfield', bitfield: this.picker.bitfield() });
-    this.offerAllowedFast(p);
-    link.attach({ onMessage: (m) => this.onMessage(p, m), onClose: (e) => {
-        this.drop(p);
-        onClose?.(e);
-      }, onDrain: () => this.serve(p) });
+    // Our greeting and the answers to what came with their handshake leave in one write.
+    link.cork();
+    try {
+      // BEP 6: have all / have none replace the bitfield when both sides are fast; first, then the extended handshake.
+      if (link.fast && this.picker.complete) link.greet({ type: 'have_all' });
+      else if (link.fast && this.picker.piecesHave === 0) link.greet({ type: 'have_none' });
+      else link.greet({ type: 'bitfield', bitfield: this.picker.bitfield() });
+      this.offerAllowedFast(p);
+      link.attach({
+        onMessage: (m) => this.onMessage(p, m),
+        onClose: (e) => {
+          this.drop(p);
+          onClose?.(e);
+        },
+        onDrain: () => this.serve(p),
+      });
+    } finally {
+      link.uncork();
+    }
     return p;
   }
 
