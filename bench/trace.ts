@@ -1,6 +1,7 @@
 /**
  * The wire tracer against tshark, in one run, on a capture of a real download.
  * Run (as root for --net veth): npx tsc -p . && node dist/bench/trace.js [--mib 256] [--small-mib 64] [--net veth|lo] [--runs 3]
+ * Or on a capture kept by an earlier run (BTSCOPE_KEEP=1): node dist/bench/trace.js --pcap FILE --port PORT [--runs 3]
  *
  * --net veth (default): the bench makes two network namespaces of its own
  * (btscope-bench-a, btscope-bench-b) joined by a veth pair with MTU 1500 and
@@ -15,7 +16,8 @@
  * This is done at --small-mib and --mib so memory can be compared as the
  * capture grows. Each capture is decoded --runs times by `btscope trace
  * --summary --json` and by tshark decoding BitTorrent on the same port
- * (`-d tcp.port==P,bittorrent -T fields -e bittorrent.msg.type`); the median
+ * (`-d tcp.port==P,bittorrent -T fields -e bittorrent.msg.type`), the runs of
+ * the two interleaved; the median
  * wall times, CPU times, the ratio and both peak RSS (GNU time) are printed,
  * and the piece counts of both are checked equal.
  * Goal (issue 6): btscope at least 10x tshark's speed, memory flat.
@@ -43,6 +45,10 @@ const opt = (name: string, def: number): number => {
 const MIB = opt('mib', 256);
 const SMALL_MIB = opt('small-mib', 64);
 const RUNS = opt('runs', 3);
+/** An existing capture (one BTSCOPE_KEEP=1 kept) instead of making new ones: --pcap FILE --port PORT. */
+const PCAP = argv.includes('--pcap') ? argv[argv.indexOf('--pcap') + 1]! : undefined;
+const PCAP_PORT = opt('port', 0);
+if (PCAP !== undefined && !PCAP_PORT) throw new Error('--pcap FILE needs --port PORT (the seeder port, for tshark -d)');
 const NET = argv.includes('--net') ? argv[argv.indexOf('--net') + 1]! : 'veth';
 if (NET !== 'veth' && NET !== 'lo') throw new Error(`--net ${NET}: veth or lo`);
 const NS_A = 'btscope-bench-a';
@@ -237,44 +243,67 @@ function medianOf(ts: Timing[]): Timing {
   return { ms: median(ts.map((t) => t.ms)), cpuMs: median(ts.map((t) => t.cpuMs)), rssMiB: Math.max(...ts.map((t) => t.rssMiB)) };
 }
 
-async function btscope(file: string): Promise<Timing & { pieces: number; streams: number; packets: number; all: string }> {
-  const runs: Timing[] = [];
-  let j: { streams: number; packets: number; messages: Record<string, number> } | undefined;
-  for (let i = 0; i < RUNS; i++) {
-    const r = await timed(process.execPath, [CLI, 'trace', file, '--summary', '--json']);
-    j = JSON.parse(r.stdout) as typeof j;
-    runs.push(r);
-  }
-  return { ...medianOf(runs), pieces: j!.messages['piece'] ?? 0, streams: j!.streams, packets: j!.packets, all: runs.map((r) => (r.ms / 1000).toFixed(2)).join('/') };
+/** One `btscope trace --summary --json` run and what it counted. */
+async function btscopeRun(file: string): Promise<Timing & { pieces: number; streams: number; packets: number }> {
+  const r = await timed(process.execPath, [CLI, 'trace', file, '--summary', '--json']);
+  const j = JSON.parse(r.stdout) as { streams: number; packets: number; messages: Record<string, number> };
+  return { ...r, pieces: j.messages['piece'] ?? 0, streams: j.streams, packets: j.packets };
 }
 
-async function tshark(file: string, port: number): Promise<Timing & { pieces: number; all: string }> {
-  const runs: Timing[] = [];
+/** One tshark run (BitTorrent decoded on the seeder's port) and the piece messages it saw. */
+async function tsharkRun(file: string, port: number): Promise<Timing & { pieces: number }> {
+  const r = await timed('tshark', ['-r', file, '-d', `tcp.port==${port},bittorrent`, '-T', 'fields', '-e', 'bittorrent.msg.type']);
   let pieces = 0;
+  for (const line of r.stdout.split('\n')) for (const t of line.split(',')) if (t === '7') pieces++;
+  return { ...r, pieces };
+}
+
+/**
+ * Both tools, their runs interleaved (btscope, tshark, btscope, ...) so a
+ * burst of load from other jobs on a shared machine falls on both alike.
+ */
+async function compare(file: string, port: number): Promise<{ ours: Timing & { pieces: number; packets: number; all: string }; theirs: Timing & { pieces: number; all: string } }> {
+  const ours: Array<Awaited<ReturnType<typeof btscopeRun>>> = [];
+  const theirs: Array<Awaited<ReturnType<typeof tsharkRun>>> = [];
   for (let i = 0; i < RUNS; i++) {
-    const r = await timed('tshark', ['-r', file, '-d', `tcp.port==${port},bittorrent`, '-T', 'fields', '-e', 'bittorrent.msg.type']);
-    pieces = 0;
-    for (const line of r.stdout.split('\n')) for (const t of line.split(',')) if (t === '7') pieces++;
-    runs.push(r);
+    ours.push(await btscopeRun(file));
+    theirs.push(await tsharkRun(file, port));
   }
-  return { ...medianOf(runs), pieces, all: runs.map((r) => (r.ms / 1000).toFixed(2)).join('/') };
+  const all = (ts: Timing[]): string => ts.map((r) => (r.ms / 1000).toFixed(2)).join('/');
+  for (const [who, runs] of [['btscope', ours], ['tshark', theirs]] as const) {
+    if (new Set(runs.map((r) => r.pieces)).size > 1) console.log(`  ${who}: runs counted different piece totals (${runs.map((r) => r.pieces).join('/')})`);
+  }
+  return {
+    ours: { ...medianOf(ours), pieces: ours[0]!.pieces, packets: ours[0]!.packets, all: all(ours) },
+    theirs: { ...medianOf(theirs), pieces: theirs[0]!.pieces, all: all(theirs) },
+  };
 }
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'btscope-bench-trace-'));
   try {
     const rows: string[] = [];
-    for (const mib of [SMALL_MIB, MIB]) {
-      console.log(`capturing a ${mib} MiB libtorrent download ${NET === 'veth' ? 'over a veth pair (MTU 1500) between two namespaces' : 'on loopback'}…`);
-      const cap = NET === 'veth' ? await captureVeth(dir, mib) : await captureLoopback(dir, mib);
+    const given = PCAP !== undefined ? [{ file: PCAP, port: PCAP_PORT, label: path.basename(PCAP) }] : undefined;
+    for (const job of given ?? [SMALL_MIB, MIB]) {
+      let cap: { file: string; port: number };
+      let label: string;
+      if (typeof job === 'number') {
+        console.log(`capturing a ${job} MiB libtorrent download ${NET === 'veth' ? 'over a veth pair (MTU 1500) between two namespaces' : 'on loopback'}…`);
+        cap = NET === 'veth' ? await captureVeth(dir, job) : await captureLoopback(dir, job);
+        label = `${job} MiB`;
+      } else {
+        console.log(`decoding ${job.file} (BitTorrent on port ${job.port})…`);
+        cap = job;
+        label = job.label;
+      }
       const size = (await stat(cap.file)).size;
-      const ours = await btscope(cap.file);
-      const theirs = await tshark(cap.file, cap.port);
+      const { ours, theirs } = await compare(cap.file, cap.port);
       console.log(`  btscope runs ${ours.all} s; tshark runs ${theirs.all} s`);
       const agree = ours.pieces === theirs.pieces ? 'equal' : `DIFFER (btscope ${ours.pieces}, tshark ${theirs.pieces})`;
       rows.push(
-        `| ${mib} MiB | ${(size / 2 ** 20).toFixed(0)} MiB, ${ours.packets} packets | ${(ours.ms / 1000).toFixed(2)} s (cpu ${(ours.cpuMs / 1000).toFixed(2)}) | ${(theirs.ms / 1000).toFixed(2)} s (cpu ${(theirs.cpuMs / 1000).toFixed(2)}) | ${(theirs.ms / ours.ms).toFixed(1)}x (cpu ${(theirs.cpuMs / ours.cpuMs).toFixed(1)}x) | ${ours.rssMiB.toFixed(0)} MiB | ${theirs.rssMiB.toFixed(0)} MiB | ${ours.pieces} (${agree}) |`,
+        `| ${label} | ${(size / 2 ** 20).toFixed(0)} MiB, ${ours.packets} packets | ${(ours.ms / 1000).toFixed(2)} s (cpu ${(ours.cpuMs / 1000).toFixed(2)}) | ${(theirs.ms / 1000).toFixed(2)} s (cpu ${(theirs.cpuMs / 1000).toFixed(2)}) | ${(theirs.ms / ours.ms).toFixed(1)}x (cpu ${(theirs.cpuMs / ours.cpuMs).toFixed(1)}x) | ${ours.rssMiB.toFixed(0)} MiB | ${theirs.rssMiB.toFixed(0)} MiB | ${ours.pieces} (${agree}) |`,
       );
+      if (given) continue;
       if (process.env['BTSCOPE_KEEP']) console.log(`  kept ${cap.file} (port ${cap.port})`);
       else await rm(cap.file, { force: true });
     }
