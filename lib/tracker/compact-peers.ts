@@ -1,6 +1,10 @@
 import { field, type Field, type FieldDef } from '../core/field.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
+import { formatEndpoint, ipv4Text, ipv6Text, parseIpv4, parseIpv6, familyOf, type AddressFamily } from '../core/address.js';
 import type { TrackerPeer } from './types.js';
+
+// The address helpers live in lib/core/address.ts; these names stay importable from here.
+export { familyOf, ipv4Text, ipv6Text, parseIpv4, parseIpv6, unmapIpv4, type AddressFamily } from '../core/address.js';
 
 /** BEP 23 (IPv4, 6 bytes a peer) and BEP 7 (IPv6, 18 bytes a peer) compact peer lists. */
 export const COMPACT_PEER_FIELDS = {
@@ -9,8 +13,6 @@ export const COMPACT_PEER_FIELDS = {
   ip: { id: 'tracker.peer.ip', label: 'ip', bep: 23 },
   port: { id: 'tracker.peer.port', label: 'port', bep: 23 },
 } as const satisfies Record<string, FieldDef>;
-
-export type AddressFamily = 4 | 6;
 
 export const COMPACT_PEER_SIZE: Record<AddressFamily, number> = { 4: 6, 6: 18 };
 
@@ -86,100 +88,5 @@ export function encodeCompactPeers(peers: readonly TrackerPeer[], family: Addres
 }
 
 export function formatPeer(p: { ip: string; port: number }): string {
-  return p.ip.includes(':') ? `[${p.ip}]:${p.port}` : `${p.ip}:${p.port}`;
-}
-
-export function familyOf(ip: string): AddressFamily | undefined {
-  if (parseIpv4(ip)) return 4;
-  if (parseIpv6(ip)) return 6;
-  return undefined;
-}
-
-export function ipv4Text(b: Uint8Array, at: number): string {
-  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-}
-
-/** RFC 5952 text: lower case, the longest run of zero groups as `::`. */
-export function ipv6Text(b: Uint8Array, at: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((b[at + i * 2]! << 8) | b[at + i * 2 + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
-export function parseIpv4(ip: string): Uint8Array | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (!m) return undefined;
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) return undefined;
-  return Uint8Array.from(parts);
-}
-
-export function parseIpv6(ip: string): Uint8Array | undefined {
-  let text = ip;
-  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
-  if (!/^[0-9a-fA-F:.]+$/.test(text) || !text.includes(':')) return undefined;
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
-  const lastColon = text.lastIndexOf(':');
-  const last = text.slice(lastColon + 1);
-  if (last.includes('.')) {
-    const v4 = parseIpv4(last);
-    if (!v4) return undefined;
-    text = `${text.slice(0, lastColon + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const parse = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const gs = s.split(':');
-    const out: number[] = [];
-    for (const g of gs) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const head = parse(halves[0]!);
-  const rest = halves.length === 2 ? parse(halves[1]!) : [];
-  if (!head || !rest) return undefined;
-  const groups = [...head, ...rest];
-  let all: number[];
-  if (halves.length === 2) {
-    const fill = 8 - groups.length;
-    if (fill < 1) return undefined;
-    all = [...head, ...new Array<number>(fill).fill(0), ...rest];
-  } else {
-    if (groups.length !== 8) return undefined;
-    all = groups;
-  }
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
-}
-
-/** `::ffff:1.2.3.4` (a v4 peer on a dual-stack socket) as plain IPv4. */
-export function unmapIpv4(ip: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1]! : ip;
+  return formatEndpoint(p.ip, p.port);
 }
