@@ -20,7 +20,7 @@ const DEFAULT_WRITE_BUDGET = 8 * 1024 * 1024;
 export const MAX_UPLOAD_QUEUE = 2048;
 
 /** Pieces a seeder reads ahead of the one it is sending, per peer. */
-const READ_AHEAD = 16;
+const READ_AHEAD = 32;
 
 /** Consecutive blocks gathered into one write (16 x 16 KiB = 256 KiB). */
 const WRITE_RUN = 16;

@@ -15,6 +15,9 @@ import { encodePieceHeader } from '../wire/messages.js';
  * few MiB instead of allocating (and faulting in, and collecting) 256 MiB.
  */
 
+/** Freed piece buffers kept for reuse. */
+const POOL_SPARE = 8;
+
 export interface WirePiecesOptions {
   pieceLength: number;
   pieceSize: (index: number) => number;
@@ -22,7 +25,7 @@ export interface WirePiecesOptions {
   blockSize?: number;
   /** Read `parts` (consecutive views) from the torrent's byte stream at `offset`. */
   readParts: (offset: number, parts: readonly Uint8Array[]) => Promise<unknown>;
-  /** Bytes of laid-out pieces kept (cache and pool each; default 32 MiB, at least 4 pieces). */
+  /** Bytes of laid-out pieces cached (default 16 MiB, at least 4 pieces); up to 8 more are kept for reuse. */
   maxBytes?: number;
 }
 
@@ -103,7 +106,7 @@ export class WirePieces {
   constructor(private readonly o: WirePiecesOptions) {
     this.blockSize = o.blockSize ?? 16 * 1024;
     this.fullBytes = WirePieces.layoutBytes(o.pieceLength, this.blockSize);
-    this.maxPieces = Math.max(4, Math.floor((o.maxBytes ?? 32 * 1024 * 1024) / this.fullBytes));
+    this.maxPieces = Math.max(4, Math.floor((o.maxBytes ?? 16 * 1024 * 1024) / this.fullBytes));
   }
 
   /** Size of a piece laid out as messages: a 13-byte header per block, then the data. */
@@ -180,7 +183,8 @@ export class WirePieces {
   }
 
   private free(p: WirePiece): void {
-    if (!p.failed && p.bytes.length === this.fullBytes && this.pool.length < this.maxPieces) this.pool.push(p.bytes);
+    // In steady state each read evicts one piece and reuses its buffer: a few spare buffers suffice.
+    if (!p.failed && p.bytes.length === this.fullBytes && this.pool.length < POOL_SPARE) this.pool.push(p.bytes);
   }
 
   /** Drop every cached piece (buffers still being written are freed when their writes finish). */
