@@ -111,7 +111,7 @@ describe('btscope seed, fast extension on', () => {
     const c = await connect({ fast: true });
     await unchoked(c);
     const allowed = ALLOWED();
-    const reqs = [];
+    const reqs: ReturnType<typeof req>[] = [];
     for (let i = 0; i < PIECES - 1 && reqs.length < 40; i++) if (!allowed.has(i)) reqs.push(req(i, 0), req(i, 16384));
     c.send(...reqs, { type: 'not_interested' });
     expect(await c.until(() => reqs.every((r) => c.answers(r).length > 0), 5000)).toBe(true);
@@ -127,7 +127,7 @@ describe('btscope seed, fast extension on', () => {
   it('cancel: a cancelled request is answered by a reject (or its piece), never both, never neither', async () => {
     const c = await connect({ fast: true });
     await unchoked(c);
-    const reqs = [];
+    const reqs: ReturnType<typeof req>[] = [];
     for (let i = 0; i < PIECES - 1; i++) reqs.push(req(i, 0), req(i, 16384));
     const cancelled = reqs.slice(-10);
     c.send(...reqs, ...cancelled.map((r) => ({ ...r, type: 'cancel' as const })));
