@@ -155,6 +155,21 @@ function keyIs(buf: Uint8Array, at: number, key: Uint8Array): boolean {
 }
 
 /**
+ * A `length` read straight off the token array: an int token `i<digits>e`, no sign, at
+ * most 15 digits (always a safe integer). -1 for anything else (the slow path decides).
+ */
+function plainLength(tokens: Int32Array, buf: Uint8Array, t: number): number {
+  const lt = t * S;
+  if (tokens[lt] !== K_INT) return -1;
+  const ls = tokens[lt + 1]! + 1;
+  const le = tokens[lt + 2]! - 1;
+  if (le - ls > 15 || buf[ls] === 0x2d) return -1;
+  let length = 0;
+  for (let p = ls; p < le; p++) length = length * 10 + (buf[p]! - 0x30);
+  return length;
+}
+
+/**
  * The common shape of a `files` entry, read straight off the token array:
  * a dict with a non-negative `length` of at most 15 digits, a non-empty
  * `path` list of plain strings and, if any, a string `attr` without `l`.
@@ -185,14 +200,8 @@ function plainV1Entry(doc: BNode['doc'], text: TextRegion, e: number, name: stri
     k = tokens[v * S + 4]!;
   }
   if (lengthT < 0 || pathT < 0) return undefined;
-  // length: i<digits>e, no sign, at most 15 digits (always a safe integer).
-  const lt = lengthT * S;
-  if (tokens[lt] !== K_INT) return undefined;
-  const ls = tokens[lt + 1]! + 1;
-  const le = tokens[lt + 2]! - 1;
-  if (le - ls > 15 || buf[ls] === 0x2d) return undefined;
-  let length = 0;
-  for (let p = ls; p < le; p++) length = length * 10 + (buf[p]! - 0x30);
+  const length = plainLength(tokens, buf, lengthT);
+  if (length < 0) return undefined;
   let attr = '';
   if (attrT >= 0) {
     const at = attrT * S;
@@ -361,13 +370,8 @@ function plainV2Leaf(doc: BNode['doc'], leaf: number, path: string[], pathKeys: 
     k = tokens[v * S + 4]!;
   }
   if (lengthT < 0) return undefined;
-  const lt = lengthT * S;
-  if (tokens[lt] !== K_INT) return undefined;
-  const ls = tokens[lt + 1]! + 1;
-  const le = tokens[lt + 2]! - 1;
-  if (le - ls > 15 || buf[ls] === 0x2d) return undefined;
-  let length = 0;
-  for (let p = ls; p < le; p++) length = length * 10 + (buf[p]! - 0x30);
+  const length = plainLength(tokens, buf, lengthT);
+  if (length < 0) return undefined;
   let attr = '';
   if (attrT >= 0) {
     const at = attrT * S;
