@@ -1,6 +1,6 @@
 import { bytesEqual, printable, toHex } from '../../core/bytes.js';
 import { decodePeerId } from '../../wire/peer-id.js';
-import { FAST_TYPES, hsRef, incoming, peerSetExtended, peerSetFast, plural, ref, type Session } from '../view.js';
+import { FAST_TYPES, hsRef, incoming, peerSetExtended, peerSetFast, plural, ref, type Event, type Session } from '../view.js';
 import type { CheckDef, CheckOutcome, EvalContext, ScenarioName } from '../types.js';
 import type { Message } from '../../wire/messages.js';
 
@@ -17,6 +17,37 @@ function mainHandshake(ctx: Ctx): { s: Session } | { outcome: CheckOutcome } {
   if (!s) return { outcome: { result: 'skip', detail: 'main scenario not run' } };
   if (s.end?.how === 'connect_failed') return { outcome: { result: 'skip', detail: `could not connect: ${s.end.message ?? ''}` } };
   return { s };
+}
+
+const noHandshake = (): CheckOutcome => ({ result: 'skip', detail: 'no handshake received' });
+
+/** The main session with its handshake, or the outcome when there is none to look at. */
+function mainHandshakeReceived(ctx: Ctx): { s: Session; hs: NonNullable<Session['handshake']> } | { outcome: CheckOutcome } {
+  const h = mainHandshake(ctx);
+  if ('outcome' in h) return h;
+  if (!h.s.handshake) return { outcome: noHandshake() };
+  return { s: h.s, hs: h.s.handshake };
+}
+
+/**
+ * A reserved bit is honoured: the messages it announces come only from a peer that set it.
+ * `failed` gets the first session where the bit is clear and such messages came anyway.
+ */
+function reservedBitHonoured(
+  ctx: Ctx,
+  bitSet: (s: Session) => boolean,
+  announced: (e: Event) => boolean,
+  failed: (s: Session, came: Event[]) => CheckOutcome,
+  passed: (anySet: boolean) => string,
+): CheckOutcome {
+  const all = sessions(ctx).filter((s) => s.handshake);
+  if (all.length === 0) return noHandshake();
+  for (const s of all) {
+    if (bitSet(s)) continue;
+    const came = incoming(s).filter(announced);
+    if (came.length > 0) return failed(s, came);
+  }
+  return { result: 'pass', detail: passed(all.some(bitSet)) };
 }
 
 export const HANDSHAKE_CHECKS: readonly CheckDef<Message>[] = [
@@ -48,14 +79,13 @@ export const HANDSHAKE_CHECKS: readonly CheckDef<Message>[] = [
     title: 'the info-hash we sent is echoed back',
     scenarios: ['main'],
     evaluate(ctx) {
-      const h = mainHandshake(ctx);
+      const h = mainHandshakeReceived(ctx);
       if ('outcome' in h) return h.outcome;
-      const { s } = h;
-      if (!s.handshake) return { result: 'skip', detail: 'no handshake received' };
-      if (s.handshake.infoHash.length < 20) return { result: 'fail', detail: `handshake cut after ${s.handshake.infoHash.length} info-hash bytes`, evidence: [hsRef(s)] };
-      return bytesEqual(s.handshake.infoHash, s.ourInfoHash)
-        ? { result: 'pass', detail: toHex(s.handshake.infoHash), evidence: [hsRef(s)] }
-        : { result: 'fail', detail: `sent ${toHex(s.ourInfoHash)}, got ${toHex(s.handshake.infoHash)}`, evidence: [hsRef(s)] };
+      const { s, hs } = h;
+      if (hs.infoHash.length < 20) return { result: 'fail', detail: `handshake cut after ${hs.infoHash.length} info-hash bytes`, evidence: [hsRef(s)] };
+      return bytesEqual(hs.infoHash, s.ourInfoHash)
+        ? { result: 'pass', detail: toHex(hs.infoHash), evidence: [hsRef(s)] }
+        : { result: 'fail', detail: `sent ${toHex(s.ourInfoHash)}, got ${toHex(hs.infoHash)}`, evidence: [hsRef(s)] };
     },
   },
   {
@@ -65,11 +95,10 @@ export const HANDSHAKE_CHECKS: readonly CheckDef<Message>[] = [
     title: 'a 20-byte peer id follows the info-hash',
     scenarios: ['main'],
     evaluate(ctx) {
-      const h = mainHandshake(ctx);
+      const h = mainHandshakeReceived(ctx);
       if ('outcome' in h) return h.outcome;
-      const { s } = h;
-      if (!s.handshake) return { result: 'skip', detail: 'no handshake received' };
-      const id = s.handshake.peerId;
+      const { s, hs } = h;
+      const id = hs.peerId;
       if (id.length !== 20) return { result: 'fail', detail: `peer id is ${id.length} bytes, then the connection ended`, evidence: [hsRef(s)] };
       const c = decodePeerId(id);
       return { result: 'pass', detail: `${JSON.stringify(printable(id))} (${c.client}${c.version ? ` ${c.version}` : ''})`, evidence: [hsRef(s)] };
@@ -82,15 +111,13 @@ export const HANDSHAKE_CHECKS: readonly CheckDef<Message>[] = [
     title: 'extended messages only from a peer that set reserved bit 20',
     scenarios: ALL,
     evaluate(ctx) {
-      const all = sessions(ctx).filter((s) => s.handshake);
-      if (all.length === 0) return { result: 'skip', detail: 'no handshake received' };
-      for (const s of all) {
-        if (peerSetExtended(s)) continue;
-        const ext = incoming(s).find((e) => e.message.type === 'extended');
-        if (ext) return { result: 'fail', detail: `reserved bit 20 clear, yet an extended message came (${s.scenario} #${ext.seq})`, evidence: [hsRef(s), ref(s, ext)] };
-      }
-      const set = all.some(peerSetExtended);
-      return { result: 'pass', detail: set ? 'bit 20 set' : 'bit 20 clear and no extended messages' };
+      return reservedBitHonoured(
+        ctx,
+        peerSetExtended,
+        (e) => e.message.type === 'extended',
+        (s, [ext]) => ({ result: 'fail', detail: `reserved bit 20 clear, yet an extended message came (${s.scenario} #${ext!.seq})`, evidence: [hsRef(s), ref(s, ext!)] }),
+        (set) => (set ? 'bit 20 set' : 'bit 20 clear and no extended messages'),
+      );
     },
   },
   {
@@ -100,20 +127,17 @@ export const HANDSHAKE_CHECKS: readonly CheckDef<Message>[] = [
     title: 'fast messages only from a peer that set reserved[7] & 0x04',
     scenarios: ALL,
     evaluate(ctx) {
-      const all = sessions(ctx).filter((s) => s.handshake);
-      if (all.length === 0) return { result: 'skip', detail: 'no handshake received' };
-      for (const s of all) {
-        if (peerSetFast(s)) continue;
-        const fast = incoming(s).filter((e) => FAST_TYPES.has(e.message.type));
-        if (fast.length > 0) {
-          return {
-            result: 'fail',
-            detail: `fast bit clear, yet ${plural(fast.length, 'fast message')} came (${fast[0]!.message.type} in ${s.scenario})`,
-            evidence: [hsRef(s), ...fast.slice(0, 3).map((e) => ref(s, e))],
-          };
-        }
-      }
-      return { result: 'pass', detail: all.some(peerSetFast) ? 'fast bit set' : 'fast bit clear and no fast messages' };
+      return reservedBitHonoured(
+        ctx,
+        peerSetFast,
+        (e) => FAST_TYPES.has(e.message.type),
+        (s, fast) => ({
+          result: 'fail',
+          detail: `fast bit clear, yet ${plural(fast.length, 'fast message')} came (${fast[0]!.message.type} in ${s.scenario})`,
+          evidence: [hsRef(s), ...fast.slice(0, 3).map((e) => ref(s, e))],
+        }),
+        (set) => (set ? 'fast bit set' : 'fast bit clear and no fast messages'),
+      );
     },
   },
 ];
