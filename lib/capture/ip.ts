@@ -36,11 +36,12 @@ export function ipScratch(): IpScratch {
 }
 
 /**
- * IPv4 (RFC 791) or IPv6 (RFC 8200, walking extension headers) at `at`.
- * With `into`, the result is written there (and is that object).
+ * IPv4 (RFC 791) or IPv6 (RFC 8200, walking extension headers) at `at`; the
+ * packet ends at `end` (default: the end of `d`). With `into`, the result is
+ * written there (and is that object).
  */
-export function decodeIp(d: Uint8Array, at: number, version: 4 | 6, into?: IpScratch): IpResult | IpError {
-  return version === 4 ? decodeIpv4(d, at, into) : decodeIpv6(d, at, into);
+export function decodeIp(d: Uint8Array, at: number, version: 4 | 6, into?: IpScratch, end = d.length): IpResult | IpError {
+  return version === 4 ? decodeIpv4(d, at, into, end) : decodeIpv6(d, at, into, end);
 }
 
 function fill(into: IpScratch | undefined, version: 4 | 6, srcAt: number, dstAt: number, protocol: number, payloadStart: number, payloadEnd: number, truncated: number, fragment: IpFragmentInfo | undefined): IpResult {
@@ -56,25 +57,25 @@ function fill(into: IpScratch | undefined, version: 4 | 6, srcAt: number, dstAt:
   return into;
 }
 
-export function decodeIpv4(d: Uint8Array, at: number, into?: IpScratch): IpResult | IpError {
-  if (d.length < at + 20) return { error: 'truncated IPv4 header' };
+export function decodeIpv4(d: Uint8Array, at: number, into?: IpScratch, end = d.length): IpResult | IpError {
+  if (end < at + 20) return { error: 'truncated IPv4 header' };
   const ihl = (d[at]! & 0x0f) * 4;
   if ((d[at]! >> 4) !== 4) return { error: 'not IPv4' };
   if (ihl < 20) return { error: `IPv4 header length ${ihl} < 20` };
-  if (d.length < at + ihl) return { error: 'truncated IPv4 header' };
+  if (end < at + ihl) return { error: 'truncated IPv4 header' };
   const totalLength = (d[at + 2]! << 8) | d[at + 3]!;
   const flagsFrag = (d[at + 6]! << 8) | d[at + 7]!;
   const more = (flagsFrag & 0x2000) !== 0;
   const fragOffset = (flagsFrag & 0x1fff) * 8;
   // Total length 0 is seen with TCP segmentation offload: trust the capture.
-  const wireEnd = totalLength === 0 ? d.length : at + totalLength;
-  const payloadEnd = Math.min(wireEnd, d.length);
+  const wireEnd = totalLength === 0 ? end : at + totalLength;
+  const payloadEnd = Math.min(wireEnd, end);
   const fragment = more || fragOffset !== 0 ? { id: (d[at + 4]! << 8) | d[at + 5]!, offset: fragOffset, more } : undefined;
-  return fill(into, 4, at + 12, at + 16, d[at + 9]!, at + ihl, Math.max(payloadEnd, at + ihl), Math.max(0, wireEnd - d.length), fragment);
+  return fill(into, 4, at + 12, at + 16, d[at + 9]!, at + ihl, Math.max(payloadEnd, at + ihl), Math.max(0, wireEnd - end), fragment);
 }
 
-export function decodeIpv6(d: Uint8Array, at: number, into?: IpScratch): IpResult | IpError {
-  if (d.length < at + 40) return { error: 'truncated IPv6 header' };
+export function decodeIpv6(d: Uint8Array, at: number, into?: IpScratch, end = d.length): IpResult | IpError {
+  if (end < at + 40) return { error: 'truncated IPv6 header' };
   const payloadLength = (d[at + 4]! << 8) | d[at + 5]!;
   let next = d[at + 6]!;
   let p = at + 40;
@@ -82,11 +83,11 @@ export function decodeIpv6(d: Uint8Array, at: number, into?: IpScratch): IpResul
   // Hop-by-hop 0, routing 43, fragment 44, AH 51, destination options 60.
   for (let i = 0; i < 8; i++) {
     if (next === 0 || next === 43 || next === 60) {
-      if (d.length < p + 2) return { error: 'truncated IPv6 extension header' };
+      if (end < p + 2) return { error: 'truncated IPv6 extension header' };
       next = d[p]!;
       p += (d[p + 1]! + 1) * 8;
     } else if (next === 44) {
-      if (d.length < p + 8) return { error: 'truncated IPv6 fragment header' };
+      if (end < p + 8) return { error: 'truncated IPv6 fragment header' };
       const off = (((d[p + 2]! << 8) | d[p + 3]!) >> 3) * 8;
       const more = (d[p + 3]! & 1) !== 0;
       // An atomic fragment (offset 0, no more: RFC 6946) is a whole datagram.
@@ -99,15 +100,15 @@ export function decodeIpv6(d: Uint8Array, at: number, into?: IpScratch): IpResul
         break;
       }
     } else if (next === 51) {
-      if (d.length < p + 2) return { error: 'truncated IPv6 AH header' };
+      if (end < p + 2) return { error: 'truncated IPv6 AH header' };
       next = d[p]!;
       p += (d[p + 1]! + 2) * 4;
     } else break;
   }
-  const wireEnd = payloadLength === 0 ? d.length : at + 40 + payloadLength;
-  const payloadEnd = Math.min(wireEnd, d.length);
+  const wireEnd = payloadLength === 0 ? end : at + 40 + payloadLength;
+  const payloadEnd = Math.min(wireEnd, end);
   if (p > payloadEnd) return { error: 'IPv6 extension headers run past the packet' };
-  return fill(into, 6, at + 8, at + 24, next, p, payloadEnd, Math.max(0, wireEnd - d.length), fragment);
+  return fill(into, 6, at + 8, at + 24, next, p, payloadEnd, Math.max(0, wireEnd - end), fragment);
 }
 
 /** An address in the packet data as text: dotted IPv4, or IPv6 as RFC 5952 writes it. */

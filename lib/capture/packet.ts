@@ -18,6 +18,15 @@ export interface CapturedPacket {
   readonly originalLength: number;
   readonly interfaceId: number;
   readonly fileOffset: number;
+  /**
+   * Where `data` lies, when the reader can say so without making the view:
+   * `data` is `buffer[start, end)`. A dissector reads the headers there, so
+   * no view is made per packet unless `data` is asked for. Like `data`, valid
+   * only while the packet is being delivered (the reader may reuse its buffer).
+   */
+  readonly buffer?: Uint8Array;
+  readonly start?: number;
+  readonly end?: number;
 }
 
 export type CaptureFormat = 'pcap' | 'pcap-ns' | 'pcapng';

@@ -1,6 +1,6 @@
 import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
-import { DEFAULT_CAPTURE_LIMITS, type CaptureLimits, type CaptureReader, type PacketSink } from './packet.js';
+import { DEFAULT_CAPTURE_LIMITS, type CaptureLimits, type CaptureReader, type CapturedPacket, type PacketSink } from './packet.js';
 
 const GLOBAL_HEADER_LENGTH = 24;
 const RECORD_HEADER_LENGTH = 16;
@@ -176,7 +176,7 @@ export class PcapReader implements CaptureReader {
     }
     if (time > this.lastTime) this.lastTime = time;
     const start = at + RECORD_HEADER_LENGTH;
-    this.sink({ number: this.number, time, linkType: this.linkType, data: b.subarray(start, start + caplen), originalLength: origlen, interfaceId: 0, fileOffset });
+    this.sink(new PcapRecord(this.number, time, this.linkType, origlen, fileOffset, b, start, start + caplen));
   }
 
   private u32(b: Uint8Array, at: number): number {
@@ -191,5 +191,30 @@ export class PcapReader implements CaptureReader {
 
   private note(code: string, message: string, start: number, end: number): void {
     if (this.diagnostics.length < this.limits.maxDiagnostics) this.diagnostics.push(diagnostic(code, 'warning', message, { start, end }));
+  }
+}
+
+/**
+ * A classic pcap record as delivered: its bytes are `buffer[start, end)`, and
+ * the `data` view is made only when asked (the tracer's dissector reads the
+ * headers in place: one typed-array view less per packet).
+ */
+class PcapRecord implements CapturedPacket {
+  readonly interfaceId = 0;
+  private view: Uint8Array | undefined;
+
+  constructor(
+    readonly number: number,
+    readonly time: number,
+    readonly linkType: number,
+    readonly originalLength: number,
+    readonly fileOffset: number,
+    readonly buffer: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  get data(): Uint8Array {
+    return (this.view ??= this.buffer.subarray(this.start, this.end));
   }
 }

@@ -32,7 +32,7 @@ export class TransportPacket implements TcpInfo {
     readonly packet: CapturedPacket,
     readonly proto: 'tcp' | 'udp',
     readonly ipVersion: 4 | 6,
-    /** Where the addresses are (the packet's data; for a reassembled datagram, its last fragment's). */
+    /** Where the addresses are (the bytes the packet was read from; for a reassembled datagram, its last fragment's). */
     readonly addressBytes: Uint8Array,
     readonly srcAt: number,
     readonly dstAt: number,
@@ -78,13 +78,16 @@ export interface SkippedPacket {
  * Stateless: an IP fragment is skipped (PacketDissector reassembles them).
  */
 export function dissectPacket(packet: CapturedPacket): TransportPacket | SkippedPacket {
-  const d = packet.data;
-  const link = decodeLink(packet.linkType, d);
+  const buffer = packet.buffer;
+  const d = buffer ?? packet.data;
+  const start = buffer ? (packet.start ?? 0) : 0;
+  const end = buffer ? (packet.end ?? d.length) : d.length;
+  const link = decodeLink(packet.linkType, d, start, end);
   if (link.ipVersion === 0) return { packet, skip: `not IP (${link.other})` };
-  const ip = decodeIp(d, link.offset, link.ipVersion);
+  const ip = decodeIp(d, start + link.offset, link.ipVersion, undefined, end);
   if ('error' in ip) return { packet, skip: ip.error };
   if (ip.fragment) return { packet, skip: 'IP fragment (not reassembled)' };
-  return transportOf(packet, ip, d, ip.payloadStart, ip.payloadEnd, ip.truncated, packet.fileOffset, link.vlans, undefined);
+  return transportOf(packet, ip, d, ip.payloadStart, ip.payloadEnd, ip.truncated, packet.fileOffset - start, link.vlans, undefined);
 }
 
 /**
@@ -102,14 +105,20 @@ export class PacketDissector {
   }
 
   dissect(packet: CapturedPacket): TransportPacket | SkippedPacket | undefined {
-    const d = packet.data;
-    const link = decodeLink(packet.linkType, d);
+    // Read in place when the reader says where the packet lies (no view per packet).
+    const buffer = packet.buffer;
+    const d = buffer ?? packet.data;
+    const start = buffer ? (packet.start ?? 0) : 0;
+    const end = buffer ? (packet.end ?? d.length) : d.length;
+    const link = decodeLink(packet.linkType, d, start, end);
     if (link.ipVersion === 0) return { packet, skip: `not IP (${link.other})` };
-    const ip = decodeIp(d, link.offset, link.ipVersion, this.ip);
+    const ip = decodeIp(d, start + link.offset, link.ipVersion, this.ip, end);
     if ('error' in ip) return { packet, skip: ip.error };
-    if (!ip.fragment) return transportOf(packet, ip, d, ip.payloadStart, ip.payloadEnd, ip.truncated, packet.fileOffset, link.vlans, undefined);
+    // File offset of d[0]: offsets below are d's.
+    const fileBase = packet.fileOffset - start;
+    if (!ip.fragment) return transportOf(packet, ip, d, ip.payloadStart, ip.payloadEnd, ip.truncated, fileBase, link.vlans, undefined);
     const key = `${ip.version}|${ipAddressText(d, ip.srcAt, ip.version)}|${ipAddressText(d, ip.dstAt, ip.version)}|${ip.protocol}|${ip.fragment.id}`;
-    const r = this.fragments.add(key, ip.fragment, d.subarray(ip.payloadStart, ip.payloadEnd), packet.time, packet.number, packet.fileOffset + ip.payloadStart, ip.truncated > 0);
+    const r = this.fragments.add(key, ip.fragment, d.subarray(ip.payloadStart, ip.payloadEnd), packet.time, packet.number, fileBase + ip.payloadStart, ip.truncated > 0);
     if (r.kind === 'held') return undefined;
     if (r.kind === 'dropped') return { packet, skip: `IP fragments dropped (${r.reason})` };
     // The datagram's transport header is at 0 of the reassembled payload; file offsets are the first fragment's.

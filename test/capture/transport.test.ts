@@ -84,6 +84,33 @@ describe('link layers down to TCP/UDP', () => {
     expect(isSkipped(r) && r.skip).toBe(reason);
   });
 
+  describe('read in place: a packet that is buffer[start, end) of a reader\'s buffer dissects as its bytes alone', () => {
+    const frame = ethernet(v4);
+    const padded = new Uint8Array(60);
+    padded.set(ethernet(ipv4('1.2.3.4', '5.6.7.8', 17, udp(1, 2, bytes('x')))));
+    const view = (r: ReturnType<typeof dissectPacket>): unknown =>
+      isSkipped(r) ? r.skip : [r.proto, r.src, r.srcPort, r.dst, r.dstPort, r.tcp, [...r.payload], r.payloadOffset, r.missing, r.vlans];
+    it.each([
+      ['Ethernet', 1, frame],
+      ['Ethernet + 802.1Q', 1, ethernet(v4, 0x0800, 42)],
+      ['Linux SLL2', 276, (() => { const b = new Uint8Array(20 + v4.length); b[0] = 0x08; b.set(v4, 20); return b; })()],
+      ['BSD null', 0, new Uint8Array([2, 0, 0, 0, ...v4])],
+      ['IPv6 with a hop-by-hop header', 229, ipv6(LO6, LO6, 17, udp(6881, 6882, bytes('d1:ad2:id20:')), new Uint8Array(8))],
+      ['Ethernet padding', 1, padded],
+      ['snaplen cut', 1, frame.subarray(0, frame.length - 1)],
+      ['truncated IPv4 header', 101, v4.subarray(0, 10)],
+      ['truncated link header', 113, v4.subarray(0, 10)],
+      ['truncated TCP header', 101, v4.subarray(0, 30)],
+    ])('%s', (_name, linkType, data) => {
+      const alone = dissectPacket(pkt(linkType, data));
+      // The same bytes at 37 in a buffer full of 0xee: reading before start or past end would show.
+      const buffer = new Uint8Array(37 + data.length + 64).fill(0xee);
+      buffer.set(data, 37);
+      const inPlace = dissectPacket({ ...pkt(linkType, new Uint8Array(0)), fileOffset: 100, buffer, start: 37, end: 37 + data.length });
+      expect(view(inPlace)).toEqual(view(alone));
+    });
+  });
+
   it.each([
     ['2001:db8::1', [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]],
     ['::1', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]],
