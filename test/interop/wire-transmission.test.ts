@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes, createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { havePeers, LIBTORRENT_PYTHON, PEERS } from '../helpers/peers.js';
-import { freePort, waitForTcp } from './tracker-util.js';
+import { startTransmissionDaemon, TR_SEEDING, type TransmissionDaemon } from '../helpers/transmission-daemon.js';
 import { captureIo } from '../../tools/io.js';
 import * as handshakeTool from '../../tools/commands/handshake.js';
 import * as metadataTool from '../../tools/commands/metadata.js';
@@ -27,75 +27,9 @@ import { toHex } from '../../lib/core/bytes.js';
  * - it unchokes on its 10-second rechoke timer, so a piece takes about 10 s
  *   here; the whole torrent is fetched over ONE connection for that reason.
  */
-interface Transmission {
-  proc: ChildProcess;
-  peerPort: number;
-  rpc(method: string, args: Record<string, unknown>): Promise<Record<string, unknown>>;
-}
-
-async function startTransmission(dir: string): Promise<Transmission> {
-  const rpcPort = await freePort();
-  const peerPort = await freePort();
-  const cfg = join(dir, 'cfg');
-  mkdirSync(cfg);
-  const proc = spawn(
-    'transmission-daemon',
-    ['-g', cfg, '-f', '-p', String(rpcPort), '-P', String(peerPort), '-T', '-O', '-Y', '--no-utp', '-M', '-et', '-r', '127.0.0.1', '-i', '127.0.0.1', '-w', dir, '--log-error'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  try {
-    await waitForTcp(rpcPort, 15_000);
-  } catch (e) {
-    proc.kill('SIGTERM');
-    throw new Error(`transmission-daemon did not open its RPC port: ${(e as Error).message}; stderr: ${stderr}`);
-  }
-  let session = '';
-  const rpc = async (method: string, args: Record<string, unknown>): Promise<Record<string, unknown>> => {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const res = await fetch(`http://127.0.0.1:${rpcPort}/transmission/rpc`, {
-        method: 'POST',
-        headers: { 'X-Transmission-Session-Id': session, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ method, arguments: args }),
-        signal: AbortSignal.timeout(5000),
-      });
-      if (res.status === 409) {
-        session = res.headers.get('X-Transmission-Session-Id') ?? '';
-        continue;
-      }
-      const j = (await res.json()) as { result: string; arguments: Record<string, unknown> };
-      if (j.result !== 'success') throw new Error(`transmission RPC ${method}: ${j.result}`);
-      return j.arguments;
-    }
-    throw new Error(`transmission RPC ${method}: no session id after 3 tries`);
-  };
-  return { proc, peerPort, rpc };
-}
-
-type TorrentStatus = { status: number; percentDone: number; peersConnected: number };
-async function torrentStatus(tr: Transmission): Promise<TorrentStatus> {
-  const r = await tr.rpc('torrent-get', { fields: ['status', 'percentDone', 'peersConnected'] });
-  return (r['torrents'] as TorrentStatus[])[0]!;
-}
-
-/** Poll (bounded) until `ok(status)`. */
-async function waitStatus(tr: Transmission, ok: (s: TorrentStatus) => boolean, ms: number, what: string): Promise<void> {
-  const until = Date.now() + ms;
-  let s: TorrentStatus | undefined;
-  for (let i = 0; i < 400 && Date.now() < until; i++) {
-    s = await torrentStatus(tr);
-    if (ok(s)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`transmission: ${what} not reached in ${ms} ms (last status ${JSON.stringify(s)})`);
-}
-
-const TR_SEEDING = 6; // RPC status: TR_STATUS_SEED
-
 describe.skipIf(!havePeers('transmission-daemon', 'transmission-create'))('wire interop: transmission-daemon 3.00 seeding on loopback', () => {
   let dir: string;
-  let tr: Transmission;
+  let tr: TransmissionDaemon;
   let data: Uint8Array;
   let torrentPath: string;
   let infoHash: string;
@@ -108,22 +42,17 @@ describe.skipIf(!havePeers('transmission-daemon', 'transmission-create'))('wire 
     torrentPath = join(dir, 'x.torrent');
     execFileSync('transmission-create', ['-o', torrentPath, '-s', '256', '-t', 'http://127.0.0.1:1/announce', join(dir, 'data.bin')], { stdio: 'ignore' });
     infoHash = toHex(parseTorrent(new Uint8Array(readFileSync(torrentPath))).infoHash!);
-    tr = await startTransmission(dir);
+    tr = await startTransmissionDaemon(dir);
     await tr.rpc('torrent-add', { metainfo: readFileSync(torrentPath).toString('base64'), 'download-dir': dir });
-    await waitStatus(tr, (s) => s.status === TR_SEEDING && s.percentDone === 1, 20_000, 'seeding');
+    await tr.waitStatus((s) => s.status === TR_SEEDING && s.percentDone === 1, 20_000, 'seeding');
   }, 45_000);
   afterAll(async () => {
-    if (tr?.proc.exitCode === null) {
-      const exited = new Promise((r) => tr.proc.once('exit', r));
-      tr.proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (tr.proc.exitCode === null) tr.proc.kill('SIGKILL');
-    }
+    await tr?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
   // Transmission closes a second connection from the same IP: start each test with none.
   beforeEach(async () => {
-    await waitStatus(tr, (s) => s.peersConnected === 0, 10_000, 'no peers connected');
+    await tr.waitStatus((s) => s.peersConnected === 0, 10_000, 'no peers connected');
   }, 15_000);
 
   it('handshake --json: Transmission peer id, reserved bits, extended handshake, have all', async () => {
