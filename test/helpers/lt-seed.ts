@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LIBTORRENT_PYTHON } from './peers.js';
+import { stopChild } from './child.js';
 
 const LT_SEED = fileURLToPath(new URL('./lt_seed.py', import.meta.url));
 
@@ -20,14 +21,7 @@ export interface LtSeed {
 export function startLtSeed(torrent: string, dir: string, opts: { utp?: boolean; encrypt?: boolean } = {}): Promise<LtSeed> {
   const args = [LT_SEED, torrent, dir, '0', ...(opts.utp ? ['--utp'] : []), ...(opts.encrypt ? ['--encrypt'] : [])];
   const proc = spawn(LIBTORRENT_PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = (): Promise<void> => stopChild(proc, 'SIGTERM', 3000);
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitForTcp } from '../interop/tracker-util.js';
+import { stopChild } from './child.js';
 
 /**
  * transmission-daemon 3.00 on loopback for interop tests: its own config dir
@@ -34,13 +35,7 @@ export async function startTransmissionDaemon(dir: string): Promise<Transmission
   );
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const stop = async (): Promise<void> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  };
+  const stop = (): Promise<void> => stopChild(proc);
   try {
     await waitForTcp(rpcPort, 15_000);
   } catch (e) {

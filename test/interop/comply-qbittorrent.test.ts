@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCompliance } from '../../lib/compliance/runner.js';
 import { havePeers } from '../helpers/peers.js';
+import { stopChild } from '../helpers/child.js';
 import { freePort, waitForTcp } from './tracker-util.js';
 import { COMPLY_TORRENT as T, expectCore, result, summary } from './comply-util.js';
 
@@ -70,12 +71,7 @@ describe.skipIf(!havePeers('qbittorrent-nox'))('comply vs qbittorrent-nox 4.5', 
     }
   }, 50_000);
   afterAll(async () => {
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc!.once('exit', r));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    }
+    await stopChild(proc);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeUtf8, toHex } from '../../lib/core/bytes.js';
 import { runCompliance } from '../../lib/compliance/runner.js';
 import { havePeers } from '../helpers/peers.js';
+import { stopChild } from '../helpers/child.js';
 import { freePort, waitForTcp } from './tracker-util.js';
 import { COMPLY_TORRENT as T, expectCore, result, summary } from './comply-util.js';
 
@@ -78,12 +79,7 @@ describe.skipIf(!havePeers('rtorrent'))('comply vs rtorrent 0.9.8', () => {
     }
   }, 40_000);
   afterAll(async () => {
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((r) => proc!.once('exit', r));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    }
+    await stopChild(proc);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

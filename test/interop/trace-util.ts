@@ -11,15 +11,9 @@ import { LIBTORRENT_PYTHON } from '../helpers/peers.js';
 const execFileP = promisify(execFile);
 const HELPERS = new URL('../helpers/', import.meta.url).pathname;
 
-/** A child process stopped by PID, bounded in time. */
-export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
+import { stopChild } from '../helpers/child.js';
+
+export { stopChild };
 
 /** Wait for a line matching `re` on a child's stdout or stderr, bounded in time. */
 export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {

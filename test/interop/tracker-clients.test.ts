@@ -5,6 +5,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { havePeers } from '../helpers/peers.js';
+import { stopChild } from '../helpers/child.js';
 import { encode } from '../../lib/bencode/encode.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { startTracker, type RunningTracker, type AnnounceEventInfo } from '../../lib/tracker/server/index.js';
@@ -44,14 +45,6 @@ function start(cmd: string, args: string[]): ChildProcess {
   return child;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** Wait (bounded) until the tracker has seen an announce matching `pred`. */
 async function seen(log: AnnounceEventInfo[], pred: (a: AnnounceEventInfo) => boolean, timeoutMs: number): Promise<AnnounceEventInfo> {
@@ -73,7 +66,7 @@ beforeAll(async () => {
   tracker = await startTracker({ host: '127.0.0.1', interval: 60, onAnnounce: (a) => log.push(a) });
 });
 afterAll(async () => {
-  await Promise.all(children.map(stop));
+  await Promise.all(children.map((c) => stopChild(c)));
   await tracker?.close();
   if (root) await rm(root, { recursive: true, force: true });
 });
@@ -109,7 +102,7 @@ describe.skipIf(!havePeers('aria2c'))('interop: aria2c announces to our tracker'
       expect(swarm.list()).toEqual([{ ip: '127.0.0.1', port, peerId: a.peerId }]);
       expect([swarm.complete, swarm.incomplete]).toEqual([1, 0]);
     } finally {
-      await stop(child);
+      await stopChild(child);
     }
   }, 40_000);
 });
@@ -130,7 +123,7 @@ describe.skipIf(!havePeers('transmission-cli'))('interop: transmission-cli annou
       // Seen here: transmission-cli 3.00 announces `stopped` just before its first `started`; the tracker must end with it listed.
       expect(tracker.swarms.get(s.infoHash)!.list().map((p) => p.port)).toEqual([port]);
     } finally {
-      await stop(child);
+      await stopChild(child);
     }
   }, 60_000);
 });

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from '../helpers/child.js';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
@@ -72,15 +73,7 @@ export async function startOpentracker(infoHashes: readonly Uint8Array[]): Promi
     );
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += String(d)));
-    const stop = async (): Promise<void> => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-        await exited;
-        clearTimeout(timer);
-      }
-    };
+    const stop = (): Promise<void> => stopChild(child, 'SIGTERM', 3000);
     try {
       await waitForTcp(port, 5000);
       return {

@@ -6,6 +6,7 @@ import { createServer, connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { havePeers } from '../helpers/peers.js';
+import { stopChild } from '../helpers/child.js';
 import { captureIo } from '../../tools/io.js';
 import * as handshakeTool from '../../tools/commands/handshake.js';
 import * as metadataTool from '../../tools/commands/metadata.js';
@@ -59,13 +60,7 @@ describe.skipIf(!havePeers('aria2c', 'mktorrent'))('wire interop: aria2c seeding
   });
   afterAll(async () => {
     // aria2c shuts down gracefully on SIGTERM (a few seconds): wait for it, bounded, then SIGKILL.
-    if (proc && proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(proc);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
