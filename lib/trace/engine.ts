@@ -55,22 +55,26 @@ class PeerSide implements WireSink {
   decoder: WireStreamDecoder | undefined;
   private segs: Seg[] = [];
   private pendingUndecoded: { offset: number; length: number; reason: UndecodedReason; time: number } | undefined;
+  /** This direction's counters in the stream summary. */
+  private readonly counts: DirectionSummary;
 
   constructor(
     private readonly tracer: Tracer,
     private readonly stream: PeerStream,
     readonly dir: TraceDirection,
-  ) {}
+  ) {
+    this.counts = stream.summary[dir];
+  }
 
   data(offset: number, bytes: Uint8Array, packet: number, fromStart: boolean): void {
     this.decoder ??= new WireStreamDecoder(this, { fromStart: fromStart && offset === 0, keepPieceBlocks: this.tracer.keepPieceBlocks });
-    this.stream.summary[this.dir].bytes += bytes.length;
+    this.counts.bytes += bytes.length;
     if (this.tracer.wantsEvents) this.segs.push({ start: offset, end: offset + bytes.length, packet });
     this.decoder.data(offset, bytes);
   }
 
   gap(offset: number, length: number): void {
-    const d = this.stream.summary[this.dir];
+    const d = this.counts;
     d.gaps++;
     d.gapBytes += length;
     this.decoder?.gap(offset, length);
@@ -103,7 +107,7 @@ class PeerSide implements WireSink {
 
   message(m: Message, offset: number, bytes: Uint8Array): void {
     this.flushUndecoded();
-    const d = this.stream.summary[this.dir];
+    const d = this.counts;
     d.messages++;
     this.tracer.count(m.type);
     let extName: string | undefined;
@@ -134,7 +138,7 @@ class PeerSide implements WireSink {
 
   pieceHead(index: number, begin: number, blockLength: number, offset: number, head: Uint8Array): void {
     this.flushUndecoded();
-    this.stream.summary[this.dir].messages++;
+    this.counts.messages++;
     this.tracer.count('piece');
     if (!this.tracer.wantsEvents) return;
     const frameLength = head.length + blockLength;
@@ -161,7 +165,7 @@ class PeerSide implements WireSink {
   }
 
   undecoded(offset: number, length: number, reason: UndecodedReason): void {
-    this.stream.summary[this.dir].undecodedBytes += length;
+    this.counts.undecodedBytes += length;
     const p = this.pendingUndecoded;
     if (p && p.reason === reason && p.offset + p.length === offset) {
       p.length += length;
@@ -439,44 +443,56 @@ export class Tracer {
   }
 
   private tcpPacket(t: TransportPacket): void {
-    // The packet is its own TcpInfo (no object per packet).
-    const tcp = t;
-    const syn = (tcp.flags & TCP_FLAGS.SYN) !== 0;
-    const ack = (tcp.flags & TCP_FLAGS.ACK) !== 0;
-    let c: TcpConn | undefined;
-    let dir: TraceDirection;
+    const syn = (t.flags & TCP_FLAGS.SYN) !== 0;
+    // Most packets belong to the flow of the one before (a bulk transfer): compared as bytes, no lookup.
     const fast = !syn && this.lastConn !== undefined ? this.sameFlow(t) : 0;
+    let c: TcpConn;
+    let out: boolean;
     if (fast !== 0) {
       c = this.lastConn!;
-      dir = (fast === 1) === this.lastSrcIsA ? 'out' : 'in';
+      out = (fast === 1) === this.lastSrcIsA;
     } else {
-      const src = endpointText(t.src, t.srcPort);
-      const dst = endpointText(t.dst, t.dstPort);
-      c = this.tcp.get(`${src}>${dst}`);
-      if (c && syn && !ack && (c.closed || c.out.next > 0 || c.in.next > 0) && c.summary.a === src) {
-        this.closeTcp(c);
-        c = undefined;
-      }
-      if (!c) {
-        if (!syn && !ack && t.payload.length === 0) return;
-        const initiator = syn && ack ? dst : src;
-        const responder = initiator === src ? dst : src;
-        const summary = this.newStream('tcp', 'peer', initiator, responder, 'no payload', syn);
-        const conn: TcpConn = { summary, kind: 'undecided', closed: false } as TcpConn;
-        conn.out = new TcpDirection(this.tcpSink(conn, 'out'), this.options.reassembly);
-        conn.in = new TcpDirection(this.tcpSink(conn, 'in'), this.options.reassembly);
-        this.tcp.set(`${initiator}>${responder}`, conn);
-        this.tcp.set(`${responder}>${initiator}`, conn);
-        c = conn;
-      }
-      dir = src === c.summary.a ? 'out' : 'in';
-      this.rememberFlow(t, c, dir === 'out');
+      const found = this.lookupTcp(t, syn);
+      if (!found) return;
+      c = found;
+      out = this.lastSrcIsA;
     }
     c.summary.lastTime = this.now;
-    if (ack) c[other(dir)].acknowledged(tcp.ack, this.currentPacket);
-    c[dir].segment(tcp, t.payload, this.currentPacket, t.missing);
-    if (tcp.flags & TCP_FLAGS.RST) c.closed = true;
+    // The packet is its own TcpInfo (no object per packet).
+    if (t.flags & TCP_FLAGS.ACK) (out ? c.in : c.out).acknowledged(t.ack, this.currentPacket);
+    (out ? c.out : c.in).segment(t, t.payload, this.currentPacket, t.missing);
+    if (t.flags & TCP_FLAGS.RST) c.closed = true;
     if (c.out.finSeen && c.in.finSeen) c.closed = true;
+  }
+
+  /**
+   * The connection of a packet from another flow than the last one's, found by
+   * its endpoints or opened (a new SYN on a used pair starts a new one); it
+   * becomes the last flow. Undefined for a stray packet that opens nothing.
+   */
+  private lookupTcp(t: TransportPacket, syn: boolean): TcpConn | undefined {
+    const ack = (t.flags & TCP_FLAGS.ACK) !== 0;
+    const src = endpointText(t.src, t.srcPort);
+    const dst = endpointText(t.dst, t.dstPort);
+    let c = this.tcp.get(`${src}>${dst}`);
+    if (c && syn && !ack && (c.closed || c.out.next > 0 || c.in.next > 0) && c.summary.a === src) {
+      this.closeTcp(c);
+      c = undefined;
+    }
+    if (!c) {
+      if (!syn && !ack && t.payload.length === 0) return undefined;
+      const initiator = syn && ack ? dst : src;
+      const responder = initiator === src ? dst : src;
+      const summary = this.newStream('tcp', 'peer', initiator, responder, 'no payload', syn);
+      const conn: TcpConn = { summary, kind: 'undecided', closed: false } as TcpConn;
+      conn.out = new TcpDirection(this.tcpSink(conn, 'out'), this.options.reassembly);
+      conn.in = new TcpDirection(this.tcpSink(conn, 'in'), this.options.reassembly);
+      this.tcp.set(`${initiator}>${responder}`, conn);
+      this.tcp.set(`${responder}>${initiator}`, conn);
+      c = conn;
+    }
+    this.rememberFlow(t, c, src === c.summary.a);
+    return c;
   }
 
   /** 1: the last flow's direction, 2: its reverse, 0: another flow. */
@@ -508,13 +524,14 @@ export class Tracer {
   }
 
   private tcpSink(c: TcpConn, dir: TraceDirection): StreamSink {
+    const out = dir === 'out';
     return {
       data: (offset, bytes, packet) => {
         if (c.kind === 'undecided') this.classifyTcp(c, dir, bytes);
         if (c.kind === 'http') {
           c.summary[dir].bytes += bytes.length;
           c.http!.data(dir === c.httpRequestDir ? 'request' : 'response', offset, bytes, this.now);
-        } else c.peer![dir].data(offset, bytes, packet, c[dir].synSeen);
+        } else (out ? c.peer!.out : c.peer!.in).data(offset, bytes, packet, (out ? c.out : c.in).synSeen);
       },
       gap: (offset, length) => {
         if (c.kind === 'undecided') {
