@@ -2,7 +2,7 @@ import { DecodeError } from '../../core/errors.js';
 import { toHex } from '../../core/bytes.js';
 import { buildAnnounceUrl, decodeHttpAnnounceResponse } from '../http-announce.js';
 import { buildScrapeUrl, decodeHttpScrapeResponse } from '../http-scrape.js';
-import { parseTrackerUrl } from '../url.js';
+import { parseTrackerUrl, type TrackerUrl } from '../url.js';
 import { UDP_EVENTS, UDP_MAX_SCRAPE_HASHES, urlDataOptions } from '../udp.js';
 import { TrackerError } from '../errors.js';
 import type { AnnounceRequest, AnnounceResult, ScrapeEntry, ScrapeResult, TrackerStep } from '../types.js';
@@ -23,6 +23,39 @@ const PROCESS_KEY = randomTransactionId();
  * UDP error or wrong transaction id.
  */
 export async function announce(url: string, req: AnnounceRequest, opts: TrackerRequestOptions): Promise<AnnounceResult> {
+  return withTracker(
+    url,
+    opts,
+    (session, tracker, ex) => udpAnnounce(session, tracker.pathAndQuery, req, ex),
+    async (ex) => {
+      const answer = await httpGet(buildAnnounceUrl(url, req), 'announce', ex);
+      const value = decodeBody(answer, ex, 'announce', (body, base) => decodeHttpAnnounceResponse(body, base, { compactRequested: req.compact !== false, ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) }));
+      if (value.failureReason !== undefined) throw ex.fail('failure_reason', `tracker says: ${value.failureReason}`, 'announce');
+      return {
+        interval: value.interval ?? 0,
+        ...(value.minInterval !== undefined ? { minInterval: value.minInterval } : {}),
+        ...(value.complete !== undefined ? { complete: value.complete } : {}),
+        ...(value.incomplete !== undefined ? { incomplete: value.incomplete } : {}),
+        ...(value.downloaded !== undefined ? { downloaded: value.downloaded } : {}),
+        peers: value.peers,
+        ...(value.warning !== undefined ? { warning: value.warning } : {}),
+        ...(value.trackerId !== undefined ? { trackerId: value.trackerId } : {}),
+        frames: ex.frames,
+      };
+    },
+  );
+}
+
+/**
+ * One exchange with the tracker at `url`: over UDP in a connected session (BEP 15) for a
+ * udp:// URL, else over HTTP(S). The session and the exchange are closed after, whatever happens.
+ */
+async function withTracker<T>(
+  url: string,
+  opts: TrackerRequestOptions,
+  overUdp: (session: UdpSession, tracker: TrackerUrl, ex: Exchange) => Promise<T>,
+  overHttp: (ex: Exchange) => Promise<T>,
+): Promise<T> {
   const tracker = parseTrackerUrl(url);
   const ex = new Exchange(opts, `${tracker.host}:${tracker.port}`);
   try {
@@ -30,25 +63,12 @@ export async function announce(url: string, req: AnnounceRequest, opts: TrackerR
       const session = new UdpSession(tracker, ex);
       try {
         await session.open('connect');
-        return await udpAnnounce(session, tracker.pathAndQuery, req, ex);
+        return await overUdp(session, tracker, ex);
       } finally {
         session.close();
       }
     }
-    const answer = await httpGet(buildAnnounceUrl(url, req), 'announce', ex);
-    const value = decodeBody(answer, ex, 'announce', (body, base) => decodeHttpAnnounceResponse(body, base, { compactRequested: req.compact !== false, ...(opts.maxPeers ? { maxPeers: opts.maxPeers } : {}) }));
-    if (value.failureReason !== undefined) throw ex.fail('failure_reason', `tracker says: ${value.failureReason}`, 'announce');
-    return {
-      interval: value.interval ?? 0,
-      ...(value.minInterval !== undefined ? { minInterval: value.minInterval } : {}),
-      ...(value.complete !== undefined ? { complete: value.complete } : {}),
-      ...(value.incomplete !== undefined ? { incomplete: value.incomplete } : {}),
-      ...(value.downloaded !== undefined ? { downloaded: value.downloaded } : {}),
-      peers: value.peers,
-      ...(value.warning !== undefined ? { warning: value.warning } : {}),
-      ...(value.trackerId !== undefined ? { trackerId: value.trackerId } : {}),
-      frames: ex.frames,
-    };
+    return await overHttp(ex);
   } finally {
     ex.close();
   }
@@ -92,50 +112,44 @@ async function udpAnnounce(session: UdpSession, pathAndQuery: string, req: Annou
 
 /** Scrape some info-hashes (BEP 48 over HTTP, BEP 15 over UDP in packets of 74). */
 export async function scrape(url: string, infoHashes: readonly Uint8Array[], opts: TrackerRequestOptions): Promise<ScrapeResult> {
-  const tracker = parseTrackerUrl(url);
-  const ex = new Exchange(opts, `${tracker.host}:${tracker.port}`);
-  try {
-    if (tracker.scheme === 'udp') {
-      const session = new UdpSession(tracker, ex);
-      try {
-        await session.open('connect');
-        const files: ScrapeEntry[] = [];
-        for (let i = 0; i < infoHashes.length || (i === 0 && infoHashes.length === 0); i += UDP_MAX_SCRAPE_HASHES) {
-          const chunk = infoHashes.slice(i, i + UDP_MAX_SCRAPE_HASHES);
-          const { id } = await session.connectionId();
-          const answer = await session.transact({ kind: 'scrape_request', connectionId: id, transactionId: randomTransactionId(), infoHashes: chunk }, 'scrape');
-          if (answer.kind !== 'scrape_response') throw ex.fail('wrong_action', `expected a scrape response, got ${answer.kind}`, 'scrape');
-          if (answer.files.length < chunk.length) {
-            throw ex.fail('bad_response', `scrape answer has ${answer.files.length} entries for ${chunk.length} info-hashes`, 'scrape');
-          }
-          chunk.forEach((h, j) => {
-            const e = answer.files[j]!;
-            files.push({ infoHash: h, complete: e.seeders, incomplete: e.leechers, downloaded: e.completed });
-          });
-          if (infoHashes.length === 0) break;
+  return withTracker(
+    url,
+    opts,
+    async (session, _tracker, ex) => {
+      const files: ScrapeEntry[] = [];
+      for (let i = 0; i < infoHashes.length || (i === 0 && infoHashes.length === 0); i += UDP_MAX_SCRAPE_HASHES) {
+        const chunk = infoHashes.slice(i, i + UDP_MAX_SCRAPE_HASHES);
+        const { id } = await session.connectionId();
+        const answer = await session.transact({ kind: 'scrape_request', connectionId: id, transactionId: randomTransactionId(), infoHashes: chunk }, 'scrape');
+        if (answer.kind !== 'scrape_response') throw ex.fail('wrong_action', `expected a scrape response, got ${answer.kind}`, 'scrape');
+        if (answer.files.length < chunk.length) {
+          throw ex.fail('bad_response', `scrape answer has ${answer.files.length} entries for ${chunk.length} info-hashes`, 'scrape');
         }
-        return { files, frames: ex.frames };
-      } finally {
-        session.close();
+        chunk.forEach((h, j) => {
+          const e = answer.files[j]!;
+          files.push({ infoHash: h, complete: e.seeders, incomplete: e.leechers, downloaded: e.completed });
+        });
+        if (infoHashes.length === 0) break;
       }
-    }
-    let scrapeUrl: string;
-    try {
-      scrapeUrl = buildScrapeUrl(url, infoHashes);
-    } catch (e) {
-      if (e instanceof TrackerError) throw ex.fail(e.code as never, e.message, 'scrape');
-      throw e;
-    }
-    const answer = await httpGet(scrapeUrl, 'scrape', ex);
-    const value = decodeBody(answer, ex, 'scrape', (body, base) => decodeHttpScrapeResponse(body, base));
-    if (value.failureReason !== undefined) throw ex.fail('failure_reason', `tracker says: ${value.failureReason}`, 'scrape');
-    // Dict keys come sorted; give the caller its own order, extras after.
-    const rank = new Map(infoHashes.map((h, i) => [toHex(h), i]));
-    const files = [...value.files].sort((a, b) => (rank.get(toHex(a.infoHash)) ?? Infinity) - (rank.get(toHex(b.infoHash)) ?? Infinity));
-    return { files, ...(value.minRequestInterval !== undefined ? { minRequestInterval: value.minRequestInterval } : {}), frames: ex.frames };
-  } finally {
-    ex.close();
-  }
+      return { files, frames: ex.frames };
+    },
+    async (ex) => {
+      let scrapeUrl: string;
+      try {
+        scrapeUrl = buildScrapeUrl(url, infoHashes);
+      } catch (e) {
+        if (e instanceof TrackerError) throw ex.fail(e.code as never, e.message, 'scrape');
+        throw e;
+      }
+      const answer = await httpGet(scrapeUrl, 'scrape', ex);
+      const value = decodeBody(answer, ex, 'scrape', (body, base) => decodeHttpScrapeResponse(body, base));
+      if (value.failureReason !== undefined) throw ex.fail('failure_reason', `tracker says: ${value.failureReason}`, 'scrape');
+      // Dict keys come sorted; give the caller its own order, extras after.
+      const rank = new Map(infoHashes.map((h, i) => [toHex(h), i]));
+      const files = [...value.files].sort((a, b) => (rank.get(toHex(a.infoHash)) ?? Infinity) - (rank.get(toHex(b.infoHash)) ?? Infinity));
+      return { files, ...(value.minRequestInterval !== undefined ? { minRequestInterval: value.minRequestInterval } : {}), frames: ex.frames };
+    },
+  );
 }
 
 /**
