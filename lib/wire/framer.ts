@@ -282,10 +282,12 @@ export class WireFramer {
   /** The current frame's first n bytes: a view when they are all in the chunk (unless `own`), else a copy. */
   private prefix(chunk: Uint8Array, at: number, n: number, own = false): Uint8Array {
     if (this.headLength === 0 && !own) return chunk.subarray(at, at + n);
+    // At most HEAD_CAPACITY bytes: copied byte by byte (two views and two set() calls cost more).
     const out = new Uint8Array(n);
+    const head = this.head;
     const fromHead = Math.min(n, this.headLength);
-    out.set(this.head.subarray(0, fromHead));
-    if (n > fromHead) out.set(chunk.subarray(at, at + n - fromHead), fromHead);
+    for (let i = 0; i < fromHead; i++) out[i] = head[i]!;
+    for (let i = fromHead; i < n; i++) out[i] = chunk[at + i - fromHead]!;
     return out;
   }
 
