@@ -9,15 +9,13 @@ bench peer is 127.0.0.1). Announces to the torrent's trackers unless
 --no-trackers; also dials --peer. Prints "done SECONDS" (from adding the
 torrent to having every piece) and exits 0; exits 2 on timeout (default 120 s).
 """
+import os
 import sys
 import time
 import libtorrent as lt
 
-
-def arg(name, default=None):
-    if name in sys.argv:
-        return sys.argv[sys.argv.index(name) + 1]
-    return default
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'helpers'))
+from lt_common import add_torrent, arg, make_session  # noqa: E402
 
 
 def main():
@@ -27,27 +25,10 @@ def main():
     torrent, save_path = sys.argv[1], sys.argv[2]
     peer = arg('--peer')
     timeout = float(arg('--timeout', '120'))
-    ses = lt.session({
-        'listen_interfaces': '127.0.0.1:0',
-        'enable_dht': False,
-        'enable_lsd': False,
-        'enable_upnp': False,
-        'enable_natpmp': False,
-        'allow_multiple_connections_per_ip': True,
-        'enable_outgoing_utp': False,
-        'enable_incoming_utp': False,
-        'out_enc_policy': lt.enc_policy.disabled,
-        'in_enc_policy': lt.enc_policy.disabled,
-        'alert_mask': 0,
-    })
-    params = lt.add_torrent_params()
-    params.ti = lt.torrent_info(torrent)
-    params.save_path = save_path
+    ses = make_session('127.0.0.1:0', in_enc=lt.enc_policy.disabled, allow_multiple_connections_per_ip=True)
     no_trackers = '--no-trackers' in sys.argv
-    if no_trackers:
-        params.flags |= lt.torrent_flags.paused
     started = time.time()
-    handle = ses.add_torrent(params)
+    handle = add_torrent(ses, torrent, save_path, flags=lt.torrent_flags.paused if no_trackers else None)
     if no_trackers:
         handle.replace_trackers([])
         handle.resume()

@@ -12,6 +12,7 @@ in a network namespace).
 import sys
 import time
 import libtorrent as lt
+from lt_common import add_torrent, arg, make_session
 
 
 def main():
@@ -20,35 +21,17 @@ def main():
         return 2
     source, save_path, peer = sys.argv[1], sys.argv[2], sys.argv[3]
     utp = '--utp' in sys.argv
-    timeout = 60.0
-    if '--timeout' in sys.argv:
-        timeout = float(sys.argv[sys.argv.index('--timeout') + 1])
+    timeout = float(arg('--timeout', '60'))
     host, port = peer.rsplit(':', 1)
-    bind = sys.argv[sys.argv.index('--bind') + 1] if '--bind' in sys.argv else '127.0.0.1'
-    settings = {
-        'listen_interfaces': '%s:0' % bind,
-        'enable_dht': False,
-        'enable_lsd': False,
-        'enable_upnp': False,
-        'enable_natpmp': False,
-        'allow_multiple_connections_per_ip': True,
-        'enable_outgoing_utp': utp,
-        'enable_incoming_utp': utp,
-        'enable_outgoing_tcp': not utp,
-        'enable_incoming_tcp': not utp,
-        'out_enc_policy': lt.enc_policy.disabled,
-        'in_enc_policy': lt.enc_policy.disabled,
-        'alert_mask': 0,
-    }
-    ses = lt.session(settings)
-    if source.startswith('magnet:'):
-        params = lt.parse_magnet_uri(source)
-    else:
-        params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(source)
-    params.save_path = save_path
-    params.trackers = []
-    handle = ses.add_torrent(params)
+    ses = make_session(
+        '%s:0' % arg('--bind', '127.0.0.1'),
+        utp=utp,
+        in_enc=lt.enc_policy.disabled,
+        enable_outgoing_tcp=not utp,
+        enable_incoming_tcp=not utp,
+        allow_multiple_connections_per_ip=True,
+    )
+    handle = add_torrent(ses, source, save_path, trackers=False)
     handle.connect_peer((host, int(port)))
     deadline = time.time() + timeout
     last_connect = time.time()

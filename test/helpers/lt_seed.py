@@ -10,9 +10,8 @@ UPnP and NAT-PMP are off; allow_multiple_connections_per_ip is on (every test
 peer is 127.0.0.1).
 """
 import sys
-import time
-import select
 import libtorrent as lt
+from lt_common import add_torrent, make_session, serve_until_stdin_closes, wait_seeding
 
 
 def main():
@@ -20,41 +19,19 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     torrent, save_path, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    utp = '--utp' in sys.argv
     encrypt = '--encrypt' in sys.argv
-    settings = lt.high_performance_seed()
-    settings.update({
-        'listen_interfaces': '127.0.0.1:%d' % port,
-        'enable_dht': False,
-        'enable_lsd': False,
-        'enable_upnp': False,
-        'enable_natpmp': False,
-        'allow_multiple_connections_per_ip': True,
-        'enable_outgoing_utp': utp,
-        'enable_incoming_utp': utp,
-        'out_enc_policy': lt.enc_policy.enabled if encrypt else lt.enc_policy.disabled,
-        'in_enc_policy': lt.enc_policy.forced if encrypt else lt.enc_policy.enabled,
-        'alert_mask': 0,
-    })
-    ses = lt.session(settings)
-    params = lt.add_torrent_params()
-    params.ti = lt.torrent_info(torrent)
-    params.save_path = save_path
-    handle = ses.add_torrent(params)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        st = handle.status()
-        if st.is_seeding and ses.listen_port() > 0:
-            break
-        time.sleep(0.05)
-    else:
-        print('not seeding after 60 s: state %s, progress %.3f' % (handle.status().state, handle.status().progress), file=sys.stderr)
+    ses = make_session(
+        '127.0.0.1:%d' % port,
+        seed=True,
+        utp='--utp' in sys.argv,
+        out_enc=lt.enc_policy.enabled if encrypt else lt.enc_policy.disabled,
+        in_enc=lt.enc_policy.forced if encrypt else lt.enc_policy.enabled,
+        allow_multiple_connections_per_ip=True,
+    )
+    handle = add_torrent(ses, torrent, save_path)
+    if not wait_seeding(ses, handle, 60):
         return 2
-    print('ready %d' % ses.listen_port(), flush=True)
-    while True:
-        r, _, _ = select.select([sys.stdin], [], [], 1.0)
-        if r and not sys.stdin.read(1):
-            return 0
+    return serve_until_stdin_closes()
 
 
 if __name__ == '__main__':
