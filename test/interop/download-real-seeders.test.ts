@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { download } from '../../lib/engine/downloader.js';
-import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
+import { havePeers } from '../helpers/peers.js';
+import { startLtSeed } from '../helpers/lt-seed.js';
 import { fixture, sameFiles } from '../engine/helpers.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { handler as downloadHandler } from '../../tools/commands/download.js';
@@ -23,23 +24,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** libtorrent seeding via test/helpers/lt_seed.py; resolves with its port once it prints "ready". */
-function ltSeed(torrentPath: string, dataDir: string): Promise<number> {
-  const p = spawn(LIBTORRENT_PYTHON, [path.resolve('test/helpers/lt_seed.py'), torrentPath, dataDir, '0'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  procs.push(p);
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('lt_seed not ready in 30 s')), 30_000);
-    let out = '';
-    p.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res(Number(m[1]));
-      }
-    });
-    p.once('exit', (code) => rej(new Error(`lt_seed exited ${code}`)));
-  });
+/** libtorrent seeding (test/helpers/lt-seed.ts); resolves with its port once it is ready. */
+async function ltSeed(torrentPath: string, dataDir: string): Promise<number> {
+  const seed = await startLtSeed(torrentPath, dataDir);
+  procs.push(seed.proc);
+  return seed.port;
 }
 
 /** aria2c seeding; it needs a fixed port, so we pick a free one. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { safeFilePath } from '../../lib/metainfo/safe-path.js';
 import { toHex } from '../../lib/core/bytes.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
+import { startLtSeed } from '../helpers/lt-seed.js';
 import { behaviors, startHostilePeer } from '../helpers/hostile-peer.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
 
@@ -33,22 +34,10 @@ let dir: string;
 const procs: ChildProcess[] = [];
 const torrents: Record<'v2' | 'hybrid', { path: string; t: Torrent }> = {} as never;
 
-function ltSeed(torrentPath: string, dataDir: string): Promise<number> {
-  const p = spawn(LIBTORRENT_PYTHON, [path.resolve('test/helpers/lt_seed.py'), torrentPath, dataDir, '0'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  procs.push(p);
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error('lt_seed not ready in 30 s')), 30_000);
-    let out = '';
-    p.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        res(Number(m[1]));
-      }
-    });
-    p.once('exit', (code) => rej(new Error(`lt_seed exited ${code}`)));
-  });
+async function ltSeed(torrentPath: string, dataDir: string): Promise<number> {
+  const seed = await startLtSeed(torrentPath, dataDir);
+  procs.push(seed.proc);
+  return seed.port;
 }
 
 describe.skipIf(!havePeers('libtorrent'))('v2 (BEP 52) and hybrid torrents from libtorrent', () => {
