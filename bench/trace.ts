@@ -125,13 +125,20 @@ async function makeTorrent(dir: string, mib: number): Promise<{ torrent: string;
   return { torrent, seedDir };
 }
 
-/** Stop tcpdump once its file has stopped growing (it writes behind the traffic), then by SIGINT. */
+/**
+ * Stop tcpdump once its file has stopped growing, then by SIGINT. It writes
+ * behind the traffic: without --immediate-mode libpcap hands packets over in
+ * blocks, and a half-filled block only after tcpdump's 1 s timeout, so the
+ * file must stay unchanged for longer than that (stopping sooner lost the
+ * last ~150 KB of a download: a few piece messages).
+ */
 async function stopDump(dump: ChildProcess, file: string): Promise<void> {
   let last = -1;
-  for (let i = 0; i < 50; i++) {
-    await new Promise((r) => setTimeout(r, 200));
+  let stillMs = 0;
+  for (let i = 0; i < 60 && stillMs < 1500; i++) {
+    await new Promise((r) => setTimeout(r, 250));
     const size = (await stat(file).catch(() => ({ size: 0 }))).size;
-    if (size === last) break;
+    stillMs = size === last ? stillMs + 250 : 0;
     last = size;
   }
   await stop(dump, 'SIGINT');
