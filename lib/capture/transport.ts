@@ -131,6 +131,9 @@ export class PacketDissector {
   }
 }
 
+/** The payload of a segment that carries none (zero bytes: nothing can write to it, so one is shared). */
+const NO_PAYLOAD = new Uint8Array(0);
+
 /** The TCP or UDP header at `at` of `d` (IP payload up to `end`). */
 function transportOf(
   packet: CapturedPacket,
@@ -164,7 +167,8 @@ function transportOf(
       ((d[at + 8]! << 24) | (d[at + 9]! << 16) | (d[at + 10]! << 8) | d[at + 11]!) >>> 0,
       d[at + 13]!,
       (d[at + 14]! << 8) | d[at + 15]!,
-      d.subarray(start, end),
+      // A bare ACK (half the packets of a transfer) carries nothing: no view made for it.
+      end > start ? d.subarray(start, end) : NO_PAYLOAD,
       fileBase + start,
       wireMissing,
       vlans,
