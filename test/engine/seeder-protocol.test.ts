@@ -107,6 +107,22 @@ describe('btscope seed, fast extension on', () => {
     expect(c.closed).toBe(false);
   });
 
+  it('whole pieces, half blocks and blocks across block boundaries: exactly the bytes asked for', async () => {
+    const c = await connect({ fast: true });
+    await unchoked(c);
+    const reqs = [
+      ...[0, 16384].map((b) => req(3, b)), // a whole piece: one run
+      req(4, 0, 8192),
+      req(4, 8192, 16384), // straddles two blocks
+      req(5, 1, 16383),
+      req(PIECES - 1, 0, 1000), // the whole short last piece
+      req(PIECES - 1, 999, 1),
+    ];
+    c.send(...reqs);
+    expect(await c.until(() => reqs.every((r) => c.answers(r).length > 0), 5000)).toBe(true);
+    expect(oneAnswerEach(c, reqs)).toEqual({ pieces: reqs.length, rejects: 0 });
+  });
+
   it('choke (after not interested): every request still queued, or being read, gets exactly one answer', async () => {
     const c = await connect({ fast: true });
     await unchoked(c);
