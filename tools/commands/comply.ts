@@ -65,7 +65,7 @@ export async function handler(argv: Args): Promise<number> {
   if (argv.list) {
     if (argv.json) io.out(stringifyJson(ALL_CHECKS.map((c) => ({ id: c.id, bep: c.bep, section: c.section, title: c.title })), 2));
     else {
-      const t = new Table({ head: ['check', 'BEP', 'section', 'rule'], wordWrap: true, colWidths: [36, 5, 18, 40], style: tableStyle(io.color) });
+      const t = new Table({ head: tableHead(palette(io.color), ['check', 'BEP', 'section', 'rule']), wordWrap: true, colWidths: [36, 5, 18, 40], style: tableStyle() });
       for (const c of ALL_CHECKS) t.push([c.id, c.bep, c.section, c.title]);
       io.out(t.toString());
     }
@@ -91,9 +91,17 @@ export async function handler(argv: Args): Promise<number> {
   return report.failed > 0 ? EXIT.failure : EXIT.ok;
 }
 
-/** cli-table3 colours its header red and its borders grey by default: only when stdout takes colour. */
-export function tableStyle(color: boolean): { head: string[]; border: string[] } {
-  return color ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] };
+/**
+ * cli-table3 colours its header red and its borders grey by default, and its
+ * colour library decides on its own whether the terminal takes colour: we
+ * turn that off and colour the header ourselves, only when stdout takes colour.
+ */
+export function tableStyle(): { head: string[]; border: string[] } {
+  return { head: [], border: [] };
+}
+
+export function tableHead(p: Palette, names: string[]): string[] {
+  return names.map((n) => p.heading(n));
 }
 
 const MARK: Record<CheckResultKind, (p: Palette, s: string) => string> = {
@@ -104,7 +112,7 @@ const MARK: Record<CheckResultKind, (p: Palette, s: string) => string> = {
 };
 
 export function renderReport(report: ComplianceReport, p: Palette, frames: boolean, pieceCount?: number): string {
-  const t = new Table({ head: ['check', 'BEP', 'result', 'evidence'], wordWrap: true, colWidths: [36, 5, 8, 50], style: tableStyle(p !== palette(false)) });
+  const t = new Table({ head: tableHead(p, ['check', 'BEP', 'result', 'evidence']), wordWrap: true, colWidths: [36, 5, 8, 50], style: tableStyle() });
   for (const c of report.checks) t.push([c.id, String(c.bep), MARK[c.result](p, c.result), c.detail]);
   const out = [`btscope comply ${report.peer}`, t.toString()];
   out.push(`${report.passed} passed, ${report.failed} failed, ${report.warned} warned, ${report.skipped} skipped`);
