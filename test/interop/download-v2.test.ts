@@ -16,6 +16,7 @@ import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
 import { startLtSeed } from '../helpers/lt-seed.js';
 import { behaviors, startHostilePeer } from '../helpers/hostile-peer.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
+import { startThrottleProxy, type ThrottleProxy } from '../helpers/throttle-proxy.js';
 
 /**
  * BEP 52: v2-only and hybrid torrents made by libtorrent, seeded by libtorrent,
@@ -138,16 +139,21 @@ describe.skipIf(!havePeers('libtorrent'))('v2 (BEP 52) and hybrid torrents from 
     const stream = new Uint8Array(t.length);
     for (const f of t.files) if (!f.pad) stream.set(await readFile(path.join(dir, 'seed', ...f.path)), f.offset);
     const h = await startHostilePeer(behaviors.seeder({ infoHash: wireInfoHash(t), data: stream, pieceLength: PIECE }, { corruptPieces: true }), { timeoutMs: 10_000 });
+    let slow: ThrottleProxy | undefined;
     try {
       const port = await ltSeed(torrentPath, path.join(dir, 'seed'));
+      // Slow the honest seeder (loopback libtorrent could otherwise serve all 3 MB before
+      // the liar is asked for a single piece, and the test would prove nothing).
+      slow = await startThrottleProxy({ host: '127.0.0.1', port }, 1024 * 1024);
       const out = path.join(dir, 'out-v2-hostile');
-      const r = await download({ torrent: t, outDir: out, peers: [{ host: h.host, port: h.port }, { host: '127.0.0.1', port }], stallTimeoutMs: 20_000 });
+      const r = await download({ torrent: t, outDir: out, peers: [{ host: h.host, port: h.port }, { host: '127.0.0.1', port: slow.port }], stallTimeoutMs: 20_000 });
       expect(h.accepted()).toBeGreaterThanOrEqual(1);
       expect(r.hashFailures).toBeGreaterThanOrEqual(1);
       expect(r.banned).toContain(`127.0.0.1:${h.port}`);
       const got = await readFile(path.join(out, 'v2set', 'big.bin'));
       expect(got.equals(await readFile(path.join(dir, 'seed', 'v2set', 'big.bin')))).toBe(true);
     } finally {
+      await slow?.close();
       await h.close();
     }
   }, 50_000);
