@@ -48,7 +48,9 @@ function nodeField(node: BNode, label: string, path: string, hooks: BencodeField
       const b = node.bytes();
       const text = node.text();
       const value = text ?? toHex(b);
-      return field(base, node.span, value, { label: name, display: known?.display ?? displayBytes(b) });
+      // Byte strings that are not UTF-8 are shown as hex, and the display says so.
+      const display = known?.display ?? (text === undefined ? `${displayBytes(b)} (hex: not UTF-8)` : JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text));
+      return field(base, node.span, value, { label: name, display });
     }
     case 'list': {
       const children = node.items().map((item, i) => nodeField(item, `[${i}]`, `${path}[]`, hooks));

@@ -68,6 +68,14 @@ describe('hex-annotated frame', () => {
     expect(renderTree(f)).toMatch(/⚠ unsorted_keys/);
   });
 
+  it('bencode strings: UTF-8 shown as text, other bytes as hex and said so', () => {
+    const fixed = new Uint8Array([...enc('d4:name6:h'), 0xc3, 0xa9, ...enc('llo5:other3:'), 0x00, 0xff, 0x10, ...enc('e')]);
+    const f: Frame = { title: 'strings', bytes: fixed, base: 0, fields: [bencodeFields(decode(fixed), 'root')] };
+    const tree = renderTree(f);
+    expect(tree).toMatch(/name = "héllo"/);
+    expect(tree).toMatch(/other = 00ff10 \(hex: not UTF-8\)/);
+  });
+
   it('JSON carries spans, values and children', () => {
     const json = frameJson(frame) as { fields: Array<{ span: number[]; children: Array<{ label: string; span: number[] }> }> };
     expect(json.fields[0]!.span).toEqual([0, bytes.length]);
