@@ -12,6 +12,7 @@ export type TrackerErrorCode =
   | 'refused'
   | 'unreachable'
   | 'network'
+  | 'tls'
   | 'http_status'
   | 'not_bencode'
   | 'bad_response'

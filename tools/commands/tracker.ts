@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import Table from 'cli-table3';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fromHex, toHex } from '../../lib/core/bytes.js';
 import { UsageError } from '../../lib/core/errors.js';
 import type { Frame } from '../../lib/core/field.js';
@@ -35,6 +35,7 @@ export function builder(y: Argv) {
     .option('left', { type: 'number', describe: 'Bytes left to announce (default: the torrent size, 1 when unknown, 0 with --event completed|stopped)' })
     .option('show-secrets', { type: 'boolean', default: false, describe: 'Show passkeys in URLs and frames (masked as *** otherwise)' })
     .option('show-peers', { type: 'number', default: 50, describe: 'Peers listed under the table (--json lists all)' })
+    .option('ca', { type: 'string', describe: 'Also trust this CA certificate (PEM file) for https:// trackers, e.g. a self-signed tracker\'s own cert. Certificates are always verified; NODE_EXTRA_CA_CERTS works too' })
     .example('$0 tracker x.torrent', 'announce to every tracker of the torrent, one table row each')
     .example('$0 tracker 0123...cdef --tracker udp://127.0.0.1:6969/announce --frames', 'every packet hex-annotated, step by step')
     .example('$0 tracker magnet:?xt=... --scrape --json | jq .results', 'seeders and leechers per tracker, for scripts')
@@ -57,6 +58,7 @@ interface Args {
   frames: boolean;
   'show-secrets': boolean;
   'show-peers': number;
+  ca?: string;
   io?: unknown;
 }
 
@@ -113,6 +115,8 @@ export async function handler(argv: Args): Promise<number> {
   const event = argv.event;
   const left = argv.left ?? (event === 'completed' || event === 'stopped' ? 0 : (target.length ?? 1));
   const timeoutMs = Math.max(0.1, argv.timeout) * 1000;
+  const ca = argv.ca !== undefined ? readCa(argv.ca) : undefined;
+  const reqOpts = { timeoutMs, ...(ca ? { ca } : {}) };
   const show = (u: string): string => (argv['show-secrets'] ? u : maskSecrets(u));
 
   if (io.errIsTTY && !argv.json) io.err(`probing ${urls.length} tracker${urls.length === 1 ? '' : 's'} for ${toHex(target.infoHash)} …`);
@@ -122,7 +126,7 @@ export async function handler(argv: Args): Promise<number> {
       const protocol = /^(\w+):/.exec(url)?.[1]?.toLowerCase() ?? '?';
       const row: ProbeRow = { url, shown: show(url), protocol, ok: false, rttMs: 0, frames: [] };
       try {
-        if (argv.scrape) row.scrape = await scrape(url, [target.infoHash], { timeoutMs });
+        if (argv.scrape) row.scrape = await scrape(url, [target.infoHash], reqOpts);
         else {
           row.result = await announce(
             url,
@@ -136,7 +140,7 @@ export async function handler(argv: Args): Promise<number> {
               ...(event ? { event } : {}),
               ...(argv.numwant !== undefined ? { numwant: argv.numwant } : {}),
             },
-            { timeoutMs },
+            reqOpts,
           );
         }
         row.ok = true;
@@ -211,6 +215,17 @@ export async function handler(argv: Args): Promise<number> {
   }
   io.out(`\n${answered} of ${rows.length} tracker${rows.length === 1 ? '' : 's'} answered`);
   return answered > 0 ? EXIT.ok : EXIT.failure;
+}
+
+function readCa(file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (e) {
+    throw new UsageError(`--ca ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`--ca ${file}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`);
+  return pem;
 }
 
 function errorText(e: Error): string {

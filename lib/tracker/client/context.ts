@@ -17,6 +17,12 @@ export interface TrackerRequestOptions {
   maxRedirects?: number;
   /** Peers decoded at most (default 10000). */
   maxPeers?: number;
+  /**
+   * Extra trusted CA certificate(s), PEM, for https:// trackers (a self-signed
+   * tracker's own cert). Added to Node's root store, never replacing it;
+   * certificates are always verified.
+   */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
@@ -87,17 +93,29 @@ export class Exchange {
 }
 
 /** Map a socket or DNS error to a tracker error code. */
-export function networkErrorCode(e: unknown): 'dns' | 'refused' | 'unreachable' | 'network' {
+export function networkErrorCode(e: unknown): 'dns' | 'refused' | 'unreachable' | 'network' | 'tls' {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (isTlsError(e)) return 'tls';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_NODATA' || code === 'EAI_FAIL') return 'dns';
   if (code === 'ECONNREFUSED') return 'refused';
   if (code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') return 'unreachable';
   return 'network';
 }
 
+/** OpenSSL verify codes (DEPTH_ZERO_SELF_SIGNED_CERT, ...), Node's ERR_TLS_* / ERR_SSL_*, handshake EPROTO. */
+function isTlsError(e: unknown): boolean {
+  const err = e as NodeJS.ErrnoException | undefined;
+  const code = err?.code ?? '';
+  if (/^ERR_(TLS|SSL)_/.test(code)) return true;
+  if (/CERT|SIGNED|ISSUER|LEAF_SIGNATURE|UNABLE_TO_GET_CRL|HOSTNAME_MISMATCH/.test(code)) return true;
+  return code === 'EPROTO' && /ssl|tls/i.test(err?.message ?? '');
+}
+
 export function describeNetworkError(e: unknown, host: string): string {
   const err = e as NodeJS.ErrnoException;
   switch (networkErrorCode(e)) {
+    case 'tls':
+      return `TLS with ${host} failed: ${err.message}${err.code && !err.message?.includes(err.code) ? ` (${err.code})` : ''}${/SELF_SIGNED|ISSUER|LEAF_SIGNATURE/.test(err.code ?? '') ? '; the certificate is not trusted (give its CA with --ca FILE, or NODE_EXTRA_CA_CERTS)' : ''}`;
     case 'dns':
       return `DNS: cannot resolve ${host} (${err.code})`;
     case 'refused':

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { gunzipSync, inflateSync, brotliDecompressSync } from 'node:zlib';
 import { encodeUtf8 } from '../../core/bytes.js';
 import { DecodeError } from '../../core/errors.js';
@@ -78,7 +79,8 @@ async function getOnce(url: string, step: TrackerStep, ex: Exchange, maxBytes: n
       req.destroy();
       done(ex.abortError(step, `waiting for ${t.host}:${t.port}`));
     };
-    const req = send(url, { method: 'GET', headers, agent: false }, (res: IncomingMessage) => {
+    const tlsOpts = t.scheme === 'https' && ex.opts.ca !== undefined ? { ca: [...rootCertificates, ...(Array.isArray(ex.opts.ca) ? ex.opts.ca : [ex.opts.ca as string | Buffer])] } : {};
+    const req = send(url, { method: 'GET', headers, agent: false, ...tlsOpts }, (res: IncomingMessage) => {
       const headText = `HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage ?? ''}\r\n${pairs(res.rawHeaders)}\r\n`;
       const headBytes = encodeUtf8(headText);
       let head: HttpResponseHead;

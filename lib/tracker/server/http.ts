@@ -10,17 +10,25 @@ import type { TrackerConfig } from './index.js';
  * Answers are always bencoded dicts with `text/plain`, failures as `failure reason`.
  */
 export function createHttpTracker(swarms: SwarmRegistry, config: TrackerConfig): Server {
-  const server = createServer((req, res) => {
+  const server = createServer(httpTrackerHandler(swarms, config));
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+/**
+ * The request handler alone, for a server made elsewhere (an HTTPS server with
+ * its own certificate: `https.createServer({ key, cert }, httpTrackerHandler(...))`).
+ */
+export function httpTrackerHandler(swarms: SwarmRegistry, config: TrackerConfig): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     try {
       handle(req, res, swarms, config);
     } catch (e) {
       reply(res, 500, { 'failure reason': `internal error: ${(e as Error).message}` });
     }
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
-  server.keepAliveTimeout = 5_000;
-  return server;
+  };
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, swarms: SwarmRegistry, config: TrackerConfig): void {
