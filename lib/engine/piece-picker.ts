@@ -38,6 +38,8 @@ interface PeerState {
   allowedFast: Set<number>;
   /** Outstanding requests, by block key. */
   requested: Set<number>;
+  /** Blocks this peer rejected (BEP 6): not asked of it again until it unchokes us anew. */
+  rejected: Set<number>;
 }
 
 /** A piece some of whose blocks are requested or received. */
@@ -163,7 +165,7 @@ export class PiecePicker<P = unknown> {
 
   addPeer(peer: P): void {
     if (this.peers.has(peer)) return;
-    this.peers.set(peer, { has: new Uint8Array(this.pieceCount), hasCount: 0, allowedFast: new Set(), requested: new Set() });
+    this.peers.set(peer, { has: new Uint8Array(this.pieceCount), hasCount: 0, allowedFast: new Set(), requested: new Set(), rejected: new Set() });
   }
 
   private peer(peer: P): PeerState {
@@ -322,7 +324,7 @@ export class PiecePicker<P = unknown> {
       for (let b = 0; b < p.blocks && out.length < max; b++) {
         if (p.state[b] !== REQUESTED) continue;
         const who = p.requesters[b]!;
-        if (who.length >= this.endgameDuplicates || who.includes(peer)) continue;
+        if (who.length >= this.endgameDuplicates || who.includes(peer) || s.rejected.has(this.key(p.index, b))) continue;
         who.push(peer);
         s.requested.add(this.key(p.index, b));
         out.push(this.request(p.index, b));
@@ -346,7 +348,7 @@ export class PiecePicker<P = unknown> {
 
   private takeFree(peer: P, s: PeerState, p: Partial, max: number, out: BlockRequest[]): void {
     for (let b = 0; b < p.blocks && out.length < max && p.free > 0; b++) {
-      if (p.state[b] !== FREE) continue;
+      if (p.state[b] !== FREE || s.rejected.has(this.key(p.index, b))) continue;
       p.state[b] = REQUESTED;
       p.requesters[b] = [peer];
       p.free--;
@@ -460,6 +462,25 @@ export class PiecePicker<P = unknown> {
       p.requesters[b] = null;
       p.free++;
     }
+  }
+
+  /**
+   * BEP 6 reject_request: the block is free again for others, and this peer is
+   * not asked for it again (no request/reject ping-pong) until `peerUnchoked`.
+   */
+  rejected(peer: P, index: number, begin: number): void {
+    const b = begin / this.blockSize;
+    const s = this.peers.get(peer);
+    if (!s || !Number.isInteger(b) || b < 0 || index < 0 || index >= this.pieceCount || b >= this.blocksIn(index)) return;
+    // Only a block we asked this peer for counts; an unsolicited reject changes nothing.
+    if (!s.requested.has(this.key(index, b))) return;
+    this.cancelled(peer, index, begin);
+    s.rejected.add(this.key(index, b));
+  }
+
+  /** The peer unchoked us (again): what it rejected before may be asked of it once more. */
+  peerUnchoked(peer: P): void {
+    this.peers.get(peer)?.rejected.clear();
   }
 
   /** Every outstanding request to this peer is void (choked without BEP 6, or gone). Returns them. */

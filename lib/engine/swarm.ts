@@ -257,6 +257,7 @@ export class Swarm {
         return;
       case 'unchoke':
         p.peerChoking = false;
+        this.picker.peerUnchoked(p);
         return this.fill(p);
       case 'interested':
         p.peerInterested = true;
@@ -271,7 +272,9 @@ export class Swarm {
       case 'piece':
         return this.onBlock(p, m.index, m.begin, m.block);
       case 'reject_request':
-        this.picker.cancelled(p, m.index, m.begin);
+        // BEP 6: the block goes to another peer; this one is not asked for it again until it unchokes us anew.
+        this.picker.rejected(p, m.index, m.begin);
+        for (const q of this.peers) if (q !== p && !q.link.closed) this.fill(q);
         return this.fill(p);
       case 'allowed_fast':
         this.picker.peerAllowedFast(p, m.index);
