@@ -1,3 +1,5 @@
+import { ipText } from '../core/address.js';
+
 /** IP protocol numbers we follow. */
 export const IPPROTO = { TCP: 6, UDP: 17 } as const;
 
@@ -111,39 +113,15 @@ export function decodeIpv6(d: Uint8Array, at: number, into?: IpScratch, end = d.
   return fill(into, 6, at + 8, at + 24, next, p, payloadEnd, Math.max(0, wireEnd - end), fragment);
 }
 
-/** An address in the packet data as text: dotted IPv4, or IPv6 as RFC 5952 writes it. */
+/** An address in the packet data as text: dotted IPv4, or IPv6 as RFC 5952 writes it (IPv4-mapped as `::ffff:1.2.3.4`). */
 export function ipAddressText(d: Uint8Array, at: number, version: 4 | 6): string {
-  return version === 4 ? `${d[at]}.${d[at + 1]}.${d[at + 2]}.${d[at + 3]}` : ipv6Text(d, at);
+  return ipText(d, at, version);
 }
 
-/** RFC 5952 text: lower case, longest zero run compressed. */
+/** RFC 5952 text of the 16 bytes at `at`: lower case, longest zero run compressed, IPv4-mapped as `::ffff:1.2.3.4`. */
 export function ipv6Text(d: Uint8Array, at: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((d[at + i * 2]! << 8) | d[at + i * 2 + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i > 1) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestStart === 0 && bestLen === 5 && groups[5] === 0xffff) {
-    return `::ffff:${d[at + 12]}.${d[at + 13]}.${d[at + 14]}.${d[at + 15]}`;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return ipText(d, at, 6);
 }
 
 /** `1.2.3.4:80` or `[::1]:80`. */
-export function endpointText(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
+export { formatEndpoint as endpointText } from '../core/address.js';
