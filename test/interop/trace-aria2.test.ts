@@ -54,7 +54,7 @@ describe.skipIf(!havePeers('aria2c', 'libtorrent', 'opentracker', 'tcpdump', 'ts
     // The announce URL names the tracker's port, which is in the info dict? No: announce is outside it.
     t = { ...t, torrent: await retarget(t.torrent, urlOf(ot), sub) };
     const seed = await startLtSeed(t.torrent, t.dataDir);
-    children.push(seed.child);
+    children.push(seed.proc);
     const pcap = join(sub, 'aria2.pcap');
     const cap = await startCapture(pcap, [seed.port, ot.port]);
     let failure: unknown;
@@ -64,7 +64,7 @@ describe.skipIf(!havePeers('aria2c', 'libtorrent', 'opentracker', 'tcpdump', 'ts
       if (process.env['BTSCOPE_KEEP']) await (await import('node:fs/promises')).copyFile(pcap, `/tmp/aria2-${kind}.pcap`);
       throw failure;
     }
-    await stopChild(seed.child);
+    await stopChild(seed.proc);
     await ot.stop();
     ot = undefined;
     expect(c.droppedByKernel).toBe(0);

@@ -26,12 +26,12 @@ describe.skipIf(!havePeers('libtorrent', 'tcpdump', 'tshark', 'mktorrent'))('tra
     const size = 1 << 20;
     const t = await makeTorrent(join(dir, 'tcp'), 'tcp.bin', size, 16);
     const seed = await startLtSeed(t.torrent, t.dataDir);
-    children.push(seed.child);
+    children.push(seed.proc);
     const pcap = join(dir, 'lt-tcp.pcap');
     const cap = await startCapture(pcap, [seed.port]);
     await ltDownload(t.torrent, join(dir, 'tcp-dl'), `127.0.0.1:${seed.port}`);
     const capture = await cap.stop();
-    await stopChild(seed.child);
+    await stopChild(seed.proc);
     expect(capture.droppedByKernel, 'tcpdump lost packets: the comparison would be meaningless').toBe(0);
     const ours = await btscopeSummary(pcap);
     const theirs = await tsharkCounts(pcap, [`tcp.port==${seed.port},bittorrent`]);
@@ -47,12 +47,12 @@ describe.skipIf(!havePeers('libtorrent', 'tcpdump', 'tshark', 'mktorrent'))('tra
     const size = 128 * 1024;
     const t = await makeTorrent(join(dir, 'utp'), 'utp.bin', size, 15);
     const seed = await startLtSeed(t.torrent, t.dataDir, { utp: true });
-    children.push(seed.child);
+    children.push(seed.proc);
     const pcap = join(dir, 'lt-utp.pcap');
     const cap = await startCapture(pcap, [seed.port]);
     await ltDownload(t.torrent, join(dir, 'utp-dl'), `127.0.0.1:${seed.port}`, { utp: true, timeoutS: 50 });
     await cap.stop();
-    await stopChild(seed.child);
+    await stopChild(seed.proc);
     const ours = await btscopeSummary(pcap);
     const theirs = await tsharkCounts(pcap, [`udp.port==${seed.port},bt-utp`]);
     expect(ours.messages).toEqual(theirs);
@@ -64,7 +64,7 @@ describe.skipIf(!havePeers('libtorrent', 'tcpdump', 'tshark', 'mktorrent'))('tra
   it('a magnet link: the ut_metadata exchange is named from the extended handshakes', async () => {
     const t = await makeTorrent(join(dir, 'mag'), 'mag.bin', 64 * 1024, 15);
     const seed = await startLtSeed(t.torrent, t.dataDir);
-    children.push(seed.child);
+    children.push(seed.proc);
     const { parseTorrent } = await import('../../lib/metainfo/parse.js');
     const { toHex } = await import('../../lib/core/bytes.js');
     const info = parseTorrent(new Uint8Array(await readFile(t.torrent)));
@@ -72,7 +72,7 @@ describe.skipIf(!havePeers('libtorrent', 'tcpdump', 'tshark', 'mktorrent'))('tra
     const cap = await startCapture(pcap, [seed.port]);
     await ltDownload(`magnet:?xt=urn:btih:${toHex(info.infoHash!)}`, join(dir, 'mag-dl'), `127.0.0.1:${seed.port}`);
     await cap.stop();
-    await stopChild(seed.child);
+    await stopChild(seed.proc);
     const ours = await btscopeSummary(pcap);
     expect(ours.messages).toEqual(await tsharkCounts(pcap, [`tcp.port==${seed.port},bittorrent`]));
     const lines = await btscopeLines(pcap, { type: ['extended'] });

@@ -14,6 +14,8 @@ const HELPERS = new URL('../helpers/', import.meta.url).pathname;
 import { stopChild } from '../helpers/child.js';
 
 export { stopChild };
+/** libtorrent seeding on 127.0.0.1 (test/helpers/lt-seed.ts). */
+export { startLtSeed, type LtSeed } from '../helpers/lt-seed.js';
 
 /** Wait for a line matching `re` on a child's stdout or stderr, bounded in time. */
 export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
@@ -66,12 +68,6 @@ export async function makeTorrent(dir: string, name: string, size: number, piece
   const torrent = join(dir, `${name}.torrent`);
   await execFileP('mktorrent', ['-l', String(pieceLengthLog2), '-a', announce, '-o', torrent, join(dataDir, name)], { timeout: 30_000 });
   return { torrent, data, dataDir };
-}
-
-export async function startLtSeed(torrent: string, dataDir: string, opts: { utp?: boolean } = {}): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(LIBTORRENT_PYTHON, [join(HELPERS, 'lt_seed.py'), torrent, dataDir, '0', ...(opts.utp ? ['--utp'] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const m = await waitForLine(child, /ready (\d+)/, 60_000, 'lt_seed.py');
-  return { port: Number(m[1]), child };
 }
 
 export async function ltDownload(source: string, saveDir: string, peer: string, opts: { utp?: boolean; timeoutS?: number } = {}): Promise<void> {
