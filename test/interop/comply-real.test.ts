@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { runCompliance } from '../../lib/compliance/runner.js';
 import type { ComplianceReport } from '../../lib/compliance/types.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
+import { stopChild } from '../helpers/child.js';
 import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
 import { COMPLY_TORRENT, expectCore as expectCoreChecks, summary } from './comply-util.js';
 
@@ -51,10 +52,6 @@ async function listening(port: number, ms: number): Promise<void> {
 }
 import * as net from 'node:net';
 const require_net = () => net;
-
-function stop(p: ChildProcess | undefined): void {
-  if (p?.pid && p.exitCode === null) p.kill('SIGTERM');
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'btscope-comply-real-'));
@@ -104,7 +101,7 @@ describe.skipIf(!havePeers('libtorrent'))('comply vs libtorrent', () => {
       // With 12 MiB queued ahead, libtorrent rejects (BEP 6) the blocks we cancel: the old same-write probe called this a fail.
       expect(r.checks.find((c) => c.id === 'requests.cancel')!.result).toBe('pass');
     } finally {
-      stop(p);
+      await stopChild(p);
     }
   }, 55_000);
 });
@@ -125,7 +122,7 @@ describe.skipIf(!havePeers('aria2c'))('comply vs aria2c', () => {
       // aria2c serves a 32 KiB request (BEP 3 limits blocks to 16 KiB): a real finding the checker must keep seeing.
       expect(r.checks.find((c) => c.id === 'requests.oversize')!.result).toBe('fail');
     } finally {
-      stop(p);
+      await stopChild(p);
     }
   }, 55_000);
 });
