@@ -1,34 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
 import { PeerConnection, PeerError, makePeerId } from '../../lib/engine/peer-connection.js';
 import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
-import { encode } from '../../lib/bencode/encode.js';
 import { decode } from '../../lib/bencode/decode.js';
 import { bytesEqual } from '../../lib/core/bytes.js';
 import type { Frame } from '../../lib/core/field.js';
 import type { Direction } from '../../lib/wire/extended.js';
 import type { Message } from '../../lib/wire/messages.js';
-import { behaviors, sha1, startHostilePeer, type HostilePeer, type ScriptedConnection } from '../helpers/hostile-peer.js';
+import { behaviors, hostilePeerPool, sha1, testTorrent, type HostilePeer, type ScriptedConnection } from '../helpers/hostile-peer.js';
 
 // A torrent made in the test: 5 pieces of 32 KiB, the last one short.
-const pieceLength = 32768;
-const data = new Uint8Array(randomBytes(pieceLength * 4 + 1000));
-const pieceHashes = new Uint8Array(20 * 5);
-for (let i = 0; i < 5; i++) pieceHashes.set(sha1(data.subarray(i * pieceLength, (i + 1) * pieceLength)), i * 20);
-const info = encode({ length: data.length, name: 'test.bin', 'piece length': pieceLength, pieces: pieceHashes });
-const infoHash = sha1(info);
-const content = { infoHash, info, data, pieceLength };
+const { pieceLength, data, pieceHashes, info, infoHash, content } = testTorrent();
 
-let peers: HostilePeer[] = [];
-afterEach(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  peers = [];
-});
-async function peer(script: (c: ScriptedConnection) => Promise<void>): Promise<HostilePeer> {
-  const p = await startHostilePeer(script, { timeoutMs: 3000 });
-  peers.push(p);
-  return p;
-}
+const pool = hostilePeerPool({ timeoutMs: 3000 });
+afterEach(() => pool.closeAll());
+const peer = pool.start;
 const connect = (p: HostilePeer, extra: Partial<Parameters<typeof PeerConnection.connect>[2]> = {}) =>
   PeerConnection.connect(p.host, p.port, { infoHash, peerId: makePeerId(), pieceCount: 5, handshakeTimeoutMs: 1500, ...extra });
 
@@ -100,7 +85,6 @@ describe('PeerConnection against a hostile peer: a clear error each time, within
     const p = await peer(behaviors.silence());
     const port = p.port;
     await p.close();
-    peers = [];
     const f = await failureOf(PeerConnection.connect('127.0.0.1', port, { infoHash, peerId: makePeerId() }));
     expect(f.code).toBe('connect_refused');
   });

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { encode } from '../../lib/bencode/encode.js';
 import { WireFramer, type WireFrame } from '../../lib/wire/framer.js';
 import { encodeHandshake, decodeHandshake, makeReserved, type Handshake } from '../../lib/wire/handshake.js';
 import { encodeMessage, parseMessage, type Message } from '../../lib/wire/messages.js';
@@ -132,6 +133,23 @@ export async function startHostilePeer(script: (c: ScriptedConnection) => Promis
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Hostile peers a test file starts with `start`; `closeAll` (call it from afterEach) closes every one. */
+export function hostilePeerPool(opts: { timeoutMs?: number } = {}): { start(script: (c: ScriptedConnection) => Promise<void>): Promise<HostilePeer>; closeAll(): Promise<void> } {
+  let peers: HostilePeer[] = [];
+  return {
+    async start(script) {
+      const p = await startHostilePeer(script, opts);
+      peers.push(p);
+      return p;
+    },
+    async closeAll() {
+      const all = peers;
+      peers = [];
+      await Promise.all(all.map((p) => p.close()));
+    },
   };
 }
 
@@ -274,3 +292,17 @@ export const behaviors = {
 
 /** SHA-1 of bytes (tests build info-hashes with it). */
 export const sha1 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha1').update(b).digest());
+
+/**
+ * A single-file torrent made in the test, random data: 5 pieces of 32 KiB, the last one
+ * 1000 bytes. `content` is what `behaviors.seeder` serves.
+ */
+export function testTorrent(): { pieceLength: number; data: Uint8Array; pieceHashes: Uint8Array; info: Uint8Array; infoHash: Uint8Array; content: Required<SeedContent> } {
+  const pieceLength = 32768;
+  const data = new Uint8Array(randomBytes(pieceLength * 4 + 1000));
+  const pieceHashes = new Uint8Array(20 * 5);
+  for (let i = 0; i < 5; i++) pieceHashes.set(sha1(data.subarray(i * pieceLength, (i + 1) * pieceLength)), i * 20);
+  const info = encode({ length: data.length, name: 'test.bin', 'piece length': pieceLength, pieces: pieceHashes });
+  const infoHash = sha1(info);
+  return { pieceLength, data, pieceHashes, info, infoHash, content: { infoHash, info, data, pieceLength } };
+}

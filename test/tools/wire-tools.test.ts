@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { encode } from '../../lib/bencode/encode.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
 import { encodeExtendedHandshake } from '../../lib/wire/extended.js';
@@ -16,7 +14,7 @@ import * as pieceTool from '../../tools/commands/piece.js';
 import { describeError } from '../../tools/errors.js';
 import { EXIT } from '../../tools/exit-codes.js';
 import { captureIo } from '../../tools/io.js';
-import { behaviors, sha1, startHostilePeer, type HostilePeer, type ScriptedConnection } from '../helpers/hostile-peer.js';
+import { behaviors, hostilePeerPool, sha1, startHostilePeer, testTorrent, type ScriptedConnection } from '../helpers/hostile-peer.js';
 
 /**
  * handshake, metadata and piece: handlers called directly (captureIo) and the
@@ -29,27 +27,16 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'btscope-wire-tools-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 // A torrent made here: 5 pieces of 32 KiB, the last one 1000 bytes.
-const pieceLength = 32768;
-const data = new Uint8Array(randomBytes(pieceLength * 4 + 1000));
-const pieceHashes = new Uint8Array(20 * 5);
-for (let i = 0; i < 5; i++) pieceHashes.set(sha1(data.subarray(i * pieceLength, (i + 1) * pieceLength)), i * 20);
-const info = encode({ length: data.length, name: 'test.bin', 'piece length': pieceLength, pieces: pieceHashes });
-const infoHash = sha1(info);
-const content = { infoHash, info, data, pieceLength };
+const { pieceLength, data, pieceHashes, info, infoHash, content } = testTorrent();
 const torrentPath = path.join(tmp, 'x.torrent');
 const magnet = `magnet:?xt=urn:btih:${toHex(infoHash)}`;
 const HOSTILE_PEER_ID = '-HP0001-hostilepeer!';
 beforeAll(() => writeFileSync(torrentPath, torrentFromMetadata(info, ['http://127.0.0.1:1/announce'])));
 
-let peers: HostilePeer[] = [];
-afterEach(async () => {
-  await Promise.all(peers.map((p) => p.close()));
-  peers = [];
-});
+const pool = hostilePeerPool({ timeoutMs: 3000 });
+afterEach(() => pool.closeAll());
 async function peer(script: (c: ScriptedConnection) => Promise<void>): Promise<string> {
-  const p = await startHostilePeer(script, { timeoutMs: 3000 });
-  peers.push(p);
-  return `127.0.0.1:${p.port}`;
+  return `127.0.0.1:${(await pool.start(script)).port}`;
 }
 /** A loopback port with nothing listening (a peer that was there and left). */
 async function refusedPeer(): Promise<string> {
