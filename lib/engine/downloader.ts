@@ -2,7 +2,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import type { Torrent } from '../metainfo/types.js';
+import type { MagnetLink, Torrent } from '../metainfo/types.js';
+import { parseMagnet } from '../magnet/parse.js';
+import { resolveMagnet } from './magnet-resolve.js';
 import { safeFilePath } from '../metainfo/safe-path.js';
 import { BtscopeError, TransportError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
@@ -27,7 +29,9 @@ export type AnnounceFn = (
 ) => Promise<{ interval: number; peers: { ip: string; port: number }[] }>;
 
 export interface DownloadOptions {
-  torrent: Torrent;
+  /** The torrent; or give `magnet` and it is resolved from the peers first (BEP 9, and BEP 52 piece layers for v2). */
+  torrent?: Torrent;
+  magnet?: MagnetLink | string;
   outDir: string;
   peers?: readonly PeerAddress[];
   /** Tracker tiers to announce to (BEP 12): every URL of every tier is asked at once. */
@@ -136,7 +140,7 @@ export async function checkExisting(
  * never dialling a banned address again), until every piece is verified.
  */
 export async function download(o: DownloadOptions): Promise<DownloadSummary> {
-  const t = o.torrent;
+  const t = o.torrent ?? (await torrentOfMagnet(o));
   // v1: SHA-1 pieces; v2 (BEP 52): piece layers, checked against the pieces roots here, before any download; hybrid: both.
   const infoHash = wireInfoHash(t);
   const started = performance.now();
@@ -256,6 +260,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
   }
 
   for (const p of o.peers ?? []) addCandidate(p);
+  for (const p of magnetPeers(o)) addCandidate(p);
 
   // Trackers: every URL of every tier (loopback tests have one), re-announced at their interval.
   const announceTimers = new Set<NodeJS.Timeout>();
@@ -381,4 +386,31 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
     checkedPieces: existing.checked,
     checkSeconds,
   };
+}
+
+/** `x.pe` host:port (IPv6 in brackets). */
+function parseXpe(s: string): PeerAddress | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
+}
+
+/** `download({ magnet })`: the torrent from the magnet's x.pe peers and `peers` (metadata, then v2 piece layers). */
+function magnetPeers(o: DownloadOptions): PeerAddress[] {
+  if (!o.magnet) return [];
+  const magnet = typeof o.magnet === 'string' ? parseMagnet(o.magnet) : o.magnet;
+  return magnet.peers.map(parseXpe).filter((p): p is PeerAddress => p !== undefined);
+}
+
+async function torrentOfMagnet(o: DownloadOptions): Promise<Torrent> {
+  if (!o.magnet) throw new BtscopeError('no_torrent', 'download needs a torrent or a magnet link');
+  const magnet = typeof o.magnet === 'string' ? parseMagnet(o.magnet) : o.magnet;
+  const peers = [...magnetPeers(o), ...(o.peers ?? [])];
+  return resolveMagnet({
+    magnet,
+    peers,
+    peerId: o.peerId ?? makePeerId(),
+    ...(o.trackers ? { trackers: o.trackers } : {}),
+    ...(o.handshakeTimeoutMs !== undefined ? { timeoutMs: Math.max(o.handshakeTimeoutMs, 10_000) } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
 }

@@ -1,0 +1,61 @@
+import type { MagnetLink, Torrent } from '../metainfo/types.js';
+import { parseInfoDict } from '../metainfo/parse.js';
+import { BtscopeError } from '../core/errors.js';
+import { toHex } from '../core/bytes.js';
+import { makeReserved } from '../wire/handshake.js';
+import { PeerConnection } from './peer-connection.js';
+import { fetchMetadata } from './metadata-fetch.js';
+import { fetchPieceLayers, layerRequests, withPieceLayers } from './piece-layer-fetch.js';
+
+export interface ResolveMagnetOptions {
+  magnet: MagnetLink;
+  /** Peers to ask, in order (x.pe, --peer, tracker peers). */
+  peers: readonly { host: string; port: number }[];
+  peerId: Uint8Array;
+  trackers?: readonly (readonly string[])[];
+  /** Per peer (ms, default 30 s). */
+  timeoutMs?: number;
+  /** At most this many peers are tried (default 20). */
+  maxPeers?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * A magnet link to a Torrent: the info dict from the first peer that gives it
+ * (BEP 9), then, for a v2 torrent, the piece layers of every file larger than a
+ * piece from a peer that set the v2 bit (BEP 52 hash requests), each checked
+ * against its pieces root. A peer that fails either step is passed over; the
+ * metadata, once had, is kept. Throws `no_metadata` / `no_piece_layers` with
+ * every peer's reason when none will do.
+ */
+export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
+  const m = o.magnet;
+  const wireHash = m.infoHash ?? m.infoHashV2?.subarray(0, 20);
+  if (!wireHash) throw new BtscopeError('no_info_hash', 'the magnet link has neither urn:btih nor urn:btmh');
+  const trackers = o.trackers ?? m.trackers.map((t) => [t]);
+  let torrent: Torrent | undefined;
+  const errors: string[] = [];
+  for (const c of o.peers.slice(0, o.maxPeers ?? 20)) {
+    let conn: PeerConnection | undefined;
+    try {
+      conn = await PeerConnection.connect(c.host, c.port, { infoHash: wireHash, peerId: o.peerId, reserved: makeReserved({ extended: true, fast: true, v2: true }) });
+      if (!torrent) {
+        const r = await fetchMetadata(conn, wireHash, { timeoutMs: o.timeoutMs ?? 30_000, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}) });
+        torrent = parseInfoDict(r.info, { trackers });
+        o.log?.(`metadata: ${r.info.length} bytes in ${r.pieces} piece(s) from ${r.peer}`);
+      }
+      if (!torrent.infoHashV2 || layerRequests(torrent).length === 0) return torrent;
+      const layers = await fetchPieceLayers(conn, torrent, { timeoutMs: o.timeoutMs ?? 30_000 });
+      o.log?.(`piece layers: ${layers.size} file(s) from ${conn.peer}`);
+      return withPieceLayers(torrent, layers);
+    } catch (e) {
+      errors.push(`${c.host}:${c.port}: ${(e as Error).message}`);
+      o.log?.(`magnet ${c.host}:${c.port}: ${(e as Error).message}`);
+    } finally {
+      conn?.close();
+    }
+  }
+  const why = errors.length ? `: ${errors.join('; ')}` : ' (no peers known)';
+  if (!torrent) throw new BtscopeError('no_metadata', `no peer gave the metadata for ${toHex(m.infoHashV2 ?? wireHash)}${why}`);
+  throw new BtscopeError('no_piece_layers', `${torrent.name}: no peer gave the piece layers (BEP 52 hash requests)${why}`);
+}
