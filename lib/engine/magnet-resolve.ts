@@ -38,7 +38,7 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
   for (const c of o.peers.slice(0, o.maxPeers ?? 20)) {
     let conn: PeerConnection | undefined;
     try {
-      conn = await PeerConnection.connect(c.host, c.port, { infoHash: wireHash, peerId: o.peerId, reserved: makeReserved({ extended: true, fast: true, v2: true }) });
+      conn = await PeerConnection.connect(c.host, c.port, { infoHash: wireHash, peerId: o.peerId, reserved: makeReserved({ extended: true, fast: true, v2: Boolean(m.infoHashV2) }) });
       if (!torrent) {
         const r = await fetchMetadata(conn, wireHash, { timeoutMs: o.timeoutMs ?? 30_000, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}) });
         torrent = parseInfoDict(r.info, { trackers });

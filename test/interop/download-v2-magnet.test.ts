@@ -11,6 +11,8 @@ import type { Torrent } from '../../lib/metainfo/types.js';
 import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
 import { startLtSeed, type LtSeed } from '../helpers/lt-seed.js';
 import { behaviors, startHostilePeer } from '../helpers/hostile-peer.js';
+import { captureIo } from '../../tools/io.js';
+import * as downloadTool from '../../tools/commands/download.js';
 
 /**
  * BEP 52 v2-only magnet (urn:btmh): metadata by BEP 9 from libtorrent, the
@@ -59,6 +61,17 @@ describe.skipIf(!havePeers('libtorrent'))('v2-only magnet from libtorrent', () =
       const got = await readFile(path.join(out, 'v2mag', ...p));
       expect(got.equals(await readFile(path.join(dir, 'seed', 'v2mag', ...p)))).toBe(true);
     }
+  }, 50_000);
+
+  it('btscope download MAGNET (the CLI handler): a v2-only magnet downloads, --json summary', async () => {
+    const magnet = `magnet:?xt=urn:btmh:1220${toHex(t.infoHashV2!)}&x.pe=127.0.0.1:${seed!.port}`;
+    const out = path.join(dir, 'out-cli');
+    const io = captureIo();
+    const code = await downloadTool.handler({ target: magnet, o: out, peer: [], frames: undefined, 'frames-limit': 0, 'max-peers': 30, timeout: 20, 'full-check': false, json: true, io } as never);
+    expect(code).toBe(0);
+    expect(JSON.parse(io.stdout.join('\n'))).toMatchObject({ ok: true, hashFailures: 0, bytes: t.length });
+    const got = await readFile(path.join(out, 'v2mag', 'big.bin'));
+    expect(got.equals(await readFile(path.join(dir, 'seed', 'v2mag', 'big.bin')))).toBe(true);
   }, 50_000);
 
   it('a peer that fails (wrong info-hash) is passed over; the next one gives metadata and layers', async () => {

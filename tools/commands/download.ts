@@ -1,17 +1,15 @@
 import type { Argv } from 'yargs';
 import * as path from 'node:path';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
-import { parseInfoDict } from '../../lib/metainfo/parse.js';
 import { parseMagnet } from '../../lib/magnet/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
-import { BtscopeError, UsageError } from '../../lib/core/errors.js';
-import { formatBytes, toHex } from '../../lib/core/bytes.js';
+import { UsageError } from '../../lib/core/errors.js';
+import { formatBytes } from '../../lib/core/bytes.js';
 import { download, makePeerId, type DownloadSummary, type PeerAddress } from '../../lib/engine/downloader.js';
-import { PeerConnection } from '../../lib/engine/peer-connection.js';
-import { fetchMetadata } from '../../lib/engine/metadata-fetch.js';
+import { resolveMagnet } from '../../lib/engine/magnet-resolve.js';
 import { renderProgress } from '../../lib/engine/progress.js';
 import { withJson } from '../options.js';
-import { ioOf, type Io } from '../io.js';
+import { ioOf } from '../io.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
 import { frameLogger, parsePeerArg, trackerAnnounce } from './download-shared.js';
@@ -72,11 +70,19 @@ export async function handler(argv: Args): Promise<number> {
   let trackers: string[][];
   if (argv.target.startsWith('magnet:')) {
     const m = parseMagnet(argv.target);
-    if (!m.infoHash) throw new UsageError('this magnet link has no v1 info-hash (urn:btih): a v2-only magnet needs the piece layers from peers (BEP 52 hash requests), which btscope does not fetch yet; download the v2 .torrent instead');
     for (const pe of m.peers) peers.push(parsePeerArg(pe));
     trackers = m.trackers.map((t) => [t]);
-    const info = await metadataFrom(m.infoHash, peers, trackers, argv.timeout * 1000, io, argv.json);
-    torrent = parseInfoDict(info, { trackers });
+    // BEP 9 metadata, then (v2 and hybrid, BEP 52) the piece layers from a peer.
+    const wireHash = (m.infoHash ?? m.infoHashV2!.subarray(0, 20));
+    const peerId = makePeerId();
+    torrent = await resolveMagnet({
+      magnet: m,
+      peers: await magnetCandidates(wireHash, peerId, peers, trackers),
+      peerId,
+      trackers,
+      timeoutMs: Math.min(argv.timeout * 1000, 30_000),
+      ...(argv.json ? {} : { log: (line: string) => io.err(line) }),
+    });
   } else {
     torrent = parseTorrent(await readInput(argv.target));
     trackers = torrent.trackers.map((t) => [...t]);
@@ -122,9 +128,8 @@ export function summaryText(s: DownloadSummary, out: string): string {
   ].join('\n');
 }
 
-/** BEP 9: the info dict from the first peer that has it (peers from x.pe, --peer, then the magnet's trackers). */
-async function metadataFrom(infoHash: Uint8Array, peers: PeerAddress[], trackers: string[][], timeoutMs: number, io: Io, quiet: boolean): Promise<Uint8Array> {
-  const peerId = makePeerId();
+/** Peers to ask for a magnet's metadata: x.pe and --peer first, then what the magnet's trackers return. */
+async function magnetCandidates(infoHash: Uint8Array, peerId: Uint8Array, peers: PeerAddress[], trackers: string[][]): Promise<PeerAddress[]> {
   const candidates = [...peers];
   for (const url of trackers.flat()) {
     try {
@@ -134,19 +139,5 @@ async function metadataFrom(infoHash: Uint8Array, peers: PeerAddress[], trackers
       // another tracker or peer may do
     }
   }
-  const errors: string[] = [];
-  for (const c of candidates.slice(0, 20)) {
-    let conn: PeerConnection | undefined;
-    try {
-      conn = await PeerConnection.connect(c.host, c.port, { infoHash, peerId });
-      const r = await fetchMetadata(conn, infoHash, { timeoutMs: Math.min(timeoutMs, 30_000) });
-      if (!quiet) io.err(`metadata: ${r.info.length} bytes in ${r.pieces} piece(s) from ${r.peer}`);
-      return r.info;
-    } catch (e) {
-      errors.push(`${c.host}:${c.port}: ${(e as Error).message}`);
-    } finally {
-      conn?.close();
-    }
-  }
-  throw new BtscopeError('no_metadata', `no peer gave the metadata for ${toHex(infoHash)}${errors.length ? `: ${errors.join('; ')}` : ' (no peers known)'}`);
+  return candidates;
 }
