@@ -393,20 +393,25 @@ function writevAll(fd: number, views: Uint8Array[], position: number): Promise<v
       fs.writev(fd, batch as NodeJS.ArrayBufferView[], at, (e, n) => {
         if (e) return reject(new StorageError('io', `write failed: ${e.message}`, { cause: e }));
         if (n === 0) return reject(new StorageError('io', 'write wrote nothing'));
-        let left = n;
-        const next: Uint8Array[] = [];
-        for (const v of rest) {
-          if (left >= v.length) left -= v.length;
-          else {
-            next.push(left > 0 ? v.subarray(left) : v);
-            left = 0;
-          }
-        }
-        step(next, at + n);
+        step(afterTransfer(rest, n), at + n);
       });
     };
     step(views.filter((v) => v.length > 0), position);
   });
+}
+
+/** What is left of a vector of buffers after a readv/writev moved its first `n` bytes. */
+function afterTransfer(views: readonly Uint8Array[], n: number): Uint8Array[] {
+  let left = n;
+  const next: Uint8Array[] = [];
+  for (const v of views) {
+    if (left >= v.length) left -= v.length;
+    else {
+      next.push(left > 0 ? v.subarray(left) : v);
+      left = 0;
+    }
+  }
+  return next;
 }
 
 function writeAll(fd: number, data: Uint8Array, position: number): Promise<void> {
@@ -434,16 +439,7 @@ function readvAll(fd: number, views: Uint8Array[], position: number): Promise<nu
         if (e) return reject(new StorageError('io', `read failed: ${e.message}`, { cause: e }));
         if (n === 0) return resolve(done);
         done += n;
-        let left = n;
-        const next: Uint8Array[] = [];
-        for (const v of rest) {
-          if (left >= v.length) left -= v.length;
-          else {
-            next.push(left > 0 ? v.subarray(left) : v);
-            left = 0;
-          }
-        }
-        step(next, at + n);
+        step(afterTransfer(rest, n), at + n);
       });
     };
     step(views.filter((v) => v.length > 0), position);
