@@ -1,5 +1,6 @@
 import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
+import { fillCarry } from './carry.js';
 import { DEFAULT_CAPTURE_LIMITS, type CaptureLimits, type CaptureReader, type CapturedPacket, type PacketSink } from './packet.js';
 
 const GLOBAL_HEADER_LENGTH = 24;
@@ -60,22 +61,11 @@ export class PcapReader implements CaptureReader {
       // Complete what was split across chunks: first its header, then its body.
       const headLength = this.headerSeen ? RECORD_HEADER_LENGTH : GLOBAL_HEADER_LENGTH;
       if (this.carryLength < headLength) {
-        const take = Math.min(headLength - this.carryLength, buf.length);
-        this.carry.set(buf.subarray(0, take), this.carryLength);
-        this.carryLength += take;
-        buf = buf.subarray(take);
+        ({ carry: this.carry, carryLength: this.carryLength, rest: buf } = fillCarry(this.carry, this.carryLength, buf, headLength));
         if (this.carryLength < headLength) return;
       }
       const total = this.headerSeen ? RECORD_HEADER_LENGTH + this.recordLength(this.carry, 0) : GLOBAL_HEADER_LENGTH;
-      if (this.carry.length < total) {
-        const grown = new Uint8Array(total);
-        grown.set(this.carry.subarray(0, this.carryLength));
-        this.carry = grown;
-      }
-      const take = Math.min(total - this.carryLength, buf.length);
-      this.carry.set(buf.subarray(0, take), this.carryLength);
-      this.carryLength += take;
-      buf = buf.subarray(take);
+      ({ carry: this.carry, carryLength: this.carryLength, rest: buf } = fillCarry(this.carry, this.carryLength, buf, total));
       if (this.carryLength < total) return;
       const whole = this.carry;
       this.carry = undefined;

@@ -1,3 +1,4 @@
+import { fillCarry } from './carry.js';
 import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import type { FieldDef } from '../core/field.js';
@@ -89,22 +90,11 @@ export class PcapngReader implements CaptureReader {
     if (this.carry) {
       // Complete the block split across chunks (copy only what it needs).
       if (this.carryLength < 12) {
-        const take = Math.min(12 - this.carryLength, buf.length);
-        this.carry.set(buf.subarray(0, take), this.carryLength);
-        this.carryLength += take;
-        buf = buf.subarray(take);
+        ({ carry: this.carry, carryLength: this.carryLength, rest: buf } = fillCarry(this.carry, this.carryLength, buf, 12));
         if (this.carryLength < 12) return;
       }
       const total = this.blockLength(this.carry, 0, this.consumed);
-      if (this.carry.length < total) {
-        const grown = new Uint8Array(total);
-        grown.set(this.carry.subarray(0, this.carryLength));
-        this.carry = grown;
-      }
-      const take = Math.min(total - this.carryLength, buf.length);
-      this.carry.set(buf.subarray(0, take), this.carryLength);
-      this.carryLength += take;
-      buf = buf.subarray(take);
+      ({ carry: this.carry, carryLength: this.carryLength, rest: buf } = fillCarry(this.carry, this.carryLength, buf, total));
       if (this.carryLength < total) return;
       const block = this.carry.subarray(0, total);
       this.carry = undefined;
