@@ -19,21 +19,13 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, LT_SEED, PY, numberOption, root } from './common.js';
 import { startTracker } from '../lib/tracker/server/index.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
-const CLI = path.join(root, 'dist', 'tools', 'cli.js');
-const LT_SEED = path.join(root, 'test', 'helpers', 'lt_seed.py');
 const LT_CLIENT = path.join(root, 'bench', 'lt_client.py');
-const PY = '/usr/bin/python3';
 
 const argv = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
+const opt = (name: string, def: number): number => numberOption(argv, name, def);
 const MIB = opt('mib', 256);
 const ROUNDS = opt('rounds', 1);
 /** Only part 2 (the seeders), e.g. while working on `btscope seed`. */

@@ -27,21 +27,13 @@ import { randomFillSync } from 'node:crypto';
 import { mkdtemp, open, rm, mkdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI, LT_SEED, PY, numberOption, root } from './common.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
-const CLI = path.join(root, 'dist', 'tools', 'cli.js');
-const LT_SEED = path.join(root, 'test', 'helpers', 'lt_seed.py');
 const LT_DOWNLOAD = path.join(root, 'test', 'helpers', 'lt_download.py');
 const NETNS_SEED = path.join(root, 'bench', 'trace_seed.py');
-const PY = '/usr/bin/python3';
 
 const argv = process.argv.slice(2);
-const opt = (name: string, def: number): number => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
-};
+const opt = (name: string, def: number): number => numberOption(argv, name, def);
 const MIB = opt('mib', 256);
 const SMALL_MIB = opt('small-mib', 64);
 const RUNS = opt('runs', 3);
