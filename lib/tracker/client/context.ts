@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import type { Frame } from '../../core/field.js';
 import { TrackerError } from '../errors.js';
 import type { TrackerStep } from '../types.js';
@@ -23,6 +24,11 @@ export interface TrackerRequestOptions {
    * certificates are always verified.
    */
   ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /**
+   * Name resolution for the tracker's host, in `dns.lookup`'s callback shape
+   * (default: `dns.lookup`, the system resolver). Used for HTTP, HTTPS and UDP.
+   */
+  lookup?: LookupFunction;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;

@@ -80,7 +80,8 @@ async function getOnce(url: string, step: TrackerStep, ex: Exchange, maxBytes: n
       done(ex.abortError(step, `waiting for ${t.host}:${t.port}`));
     };
     const tlsOpts = t.scheme === 'https' && ex.opts.ca !== undefined ? { ca: [...rootCertificates, ...(Array.isArray(ex.opts.ca) ? ex.opts.ca : [ex.opts.ca as string | Buffer])] } : {};
-    const req = send(url, { method: 'GET', headers, agent: false, ...tlsOpts }, (res: IncomingMessage) => {
+    const lookupOpt = ex.opts.lookup ? { lookup: ex.opts.lookup } : {};
+    const req = send(url, { method: 'GET', headers, agent: false, ...tlsOpts, ...lookupOpt }, (res: IncomingMessage) => {
       const headText = `HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage ?? ''}\r\n${pairs(res.rawHeaders)}\r\n`;
       const headBytes = encodeUtf8(headText);
       let head: HttpResponseHead;

@@ -1,5 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
+import { lookup as systemLookup } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { DecodeError } from '../../core/errors.js';
 import { diagnostic } from '../../core/diagnostic.js';
@@ -48,7 +49,7 @@ export class UdpSession {
   async open(step: TrackerStep): Promise<void> {
     let resolved: { address: string; family: number };
     try {
-      resolved = await raceAbort(lookup(this.tracker.host, { verbatim: true }), this.ex, step, `resolving ${this.tracker.host}`);
+      resolved = await raceAbort(resolveOne(this.ex.opts.lookup ?? (systemLookup as LookupFunction), this.tracker.host), this.ex, step, `resolving ${this.tracker.host}`);
     } catch (e) {
       if (e instanceof Error && e.name === 'TrackerError') throw e;
       throw this.ex.fail(networkErrorCode(e) === 'network' ? 'dns' : networkErrorCode(e), describeNetworkError(e, this.tracker.host), step, { cause: e });
@@ -214,4 +215,16 @@ async function raceAbort<T>(p: Promise<T>, ex: Exchange, step: TrackerStep, what
   } finally {
     ex.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** One address for `host` through a `dns.lookup`-shaped function, in the resolver's order. */
+function resolveOne(lookup: LookupFunction, host: string): Promise<{ address: string; family: number }> {
+  return new Promise((resolve, reject) => {
+    lookup(host, { verbatim: true }, (err, address, family) => {
+      if (err) reject(err);
+      else if (typeof address === 'string') resolve({ address, family: family ?? (address.includes(':') ? 6 : 4) });
+      else if (address.length > 0) resolve(address[0]!);
+      else reject(Object.assign(new Error(`no address for ${host}`), { code: 'ENOTFOUND' }));
+    });
+  });
 }
