@@ -1,9 +1,9 @@
 import type { MagnetLink, Torrent } from '../metainfo/types.js';
 import { parseInfoDict } from '../metainfo/parse.js';
 import { BtscopeError } from '../core/errors.js';
-import { toHex } from '../core/bytes.js';
+import { bytesEqual, toHex } from '../core/bytes.js';
 import { makeReserved } from '../wire/handshake.js';
-import { PeerConnection } from './peer-connection.js';
+import { PeerConnection, PeerError } from './peer-connection.js';
 import { fetchMetadata } from './metadata-fetch.js';
 import { fetchPieceLayers, layerRequests, withPieceLayers } from './piece-layer-fetch.js';
 
@@ -22,11 +22,14 @@ export interface ResolveMagnetOptions {
 
 /**
  * A magnet link to a Torrent: the info dict from the first peer that gives it
- * (BEP 9), then, for a v2 torrent, the piece layers of every file larger than a
- * piece from a peer that set the v2 bit (BEP 52 hash requests), each checked
- * against its pieces root. A peer that fails either step is passed over; the
- * metadata, once had, is kept. Throws `no_metadata` / `no_piece_layers` with
- * every peer's reason when none will do.
+ * (BEP 9), hashing to every info-hash the link names, then, for a v2-only
+ * torrent, the piece layers of every file larger than a piece from a peer that
+ * set the v2 bit (BEP 52 hash requests), each checked against its pieces root.
+ * A hybrid torrent's SHA-1 pieces cover every byte, so its layers are asked for
+ * only where the link named its v2 hash, and a peer without them does not stop
+ * the download. A peer that fails a step is passed over; the metadata, once
+ * had, is kept. Throws `no_metadata` / `no_piece_layers` with every peer's
+ * reason when none will do.
  */
 export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
   const m = o.magnet;
@@ -38,16 +41,34 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
   for (const c of o.peers.slice(0, o.maxPeers ?? 20)) {
     let conn: PeerConnection | undefined;
     try {
-      conn = await PeerConnection.connect(c.host, c.port, { infoHash: wireHash, peerId: o.peerId, reserved: makeReserved({ extended: true, fast: true, v2: Boolean(m.infoHashV2) }) });
+      conn = await PeerConnection.connect(c.host, c.port, {
+        infoHash: wireHash,
+        peerId: o.peerId,
+        reserved: makeReserved({ extended: true, fast: true, v2: Boolean(m.infoHashV2) }),
+        // Both hashes named: a hybrid, which the peer may upgrade to its v2 hash (BEP 52).
+        ...(m.infoHash && m.infoHashV2 ? { upgradeInfoHash: m.infoHashV2.subarray(0, 20) } : {}),
+      });
+      if (conn.upgraded) o.log?.(`${conn.peer}: handshake upgraded to the v2 info-hash ${toHex(conn.torrentInfoHash)} (BEP 52)`);
       if (!torrent) {
-        const r = await fetchMetadata(conn, wireHash, { timeoutMs: o.timeoutMs ?? 30_000, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}) });
-        torrent = parseInfoDict(r.info, { trackers });
+        const r = await fetchMetadata(conn, conn.torrentInfoHash, { timeoutMs: o.timeoutMs ?? 30_000, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}) });
+        const parsed = parseInfoDict(r.info, { trackers });
+        checkNamedHashes(m, parsed, r.peer);
+        torrent = parsed;
         o.log?.(`metadata: ${r.info.length} bytes in ${r.pieces} piece(s) from ${r.peer}`);
       }
       if (!torrent.infoHashV2 || layerRequests(torrent).length === 0) return torrent;
-      const layers = await fetchPieceLayers(conn, torrent, { timeoutMs: o.timeoutMs ?? 30_000 });
-      o.log?.(`piece layers: ${layers.size} file(s) from ${conn.peer}`);
-      return withPieceLayers(torrent, layers);
+      const hybrid = torrent.pieces !== null;
+      // Only a link that named the v2 hash set our v2 bit; without it a peer may not answer hash requests.
+      if (hybrid && !m.infoHashV2) return torrent;
+      try {
+        const layers = await fetchPieceLayers(conn, torrent, { timeoutMs: o.timeoutMs ?? 30_000 });
+        o.log?.(`piece layers: ${layers.size} file(s) from ${conn.peer}`);
+        return withPieceLayers(torrent, layers);
+      } catch (e) {
+        if (!hybrid) throw e;
+        o.log?.(`piece layers: none from ${conn.peer} (${(e as Error).message}); the hybrid torrent's SHA-1 pieces will verify the data`);
+        return torrent;
+      }
     } catch (e) {
       errors.push(`${c.host}:${c.port}: ${(e as Error).message}`);
       o.log?.(`magnet ${c.host}:${c.port}: ${(e as Error).message}`);
@@ -58,4 +79,18 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
   const why = errors.length ? `: ${errors.join('; ')}` : ' (no peers known)';
   if (!torrent) throw new BtscopeError('no_metadata', `no peer gave the metadata for ${toHex(m.infoHashV2 ?? wireHash)}${why}`);
   throw new BtscopeError('no_piece_layers', `${torrent.name}: no peer gave the piece layers (BEP 52 hash requests)${why}`);
+}
+
+/** The info dict must hash to each info-hash the link names, not just to the one used on the wire. */
+function checkNamedHashes(m: MagnetLink, t: Torrent, peer: string): void {
+  const named: [string, Uint8Array | null | undefined, Uint8Array | null | undefined][] = [
+    ['v1 (btih)', m.infoHash, t.infoHash],
+    ['v2 (btmh)', m.infoHashV2, t.infoHashV2],
+  ];
+  for (const [which, want, got] of named) {
+    if (!want) continue;
+    if (!got || !bytesEqual(want, got)) {
+      throw new PeerError('metadata_hash_mismatch', `the metadata's ${which} info-hash is ${got ? toHex(got) : 'absent'}, but the magnet link names ${toHex(want)}`, peer);
+    }
+  }
 }

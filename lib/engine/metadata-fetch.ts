@@ -49,12 +49,13 @@ export async function fetchMetadata(
       if (e) return reject(e);
       const sha1 = new Uint8Array(createHash('sha1').update(out).digest());
       const sha256 = new Uint8Array(createHash('sha256').update(out).digest());
-      const ok =
-        bytesEqual(sha1, infoHash) ||
-        bytesEqual(sha256.subarray(0, infoHash.length), infoHash) ||
-        (opts.infoHashV2 !== undefined && bytesEqual(sha256, opts.infoHashV2));
+      const ok = bytesEqual(sha1, infoHash) || bytesEqual(sha256.subarray(0, infoHash.length), infoHash);
       if (!ok) {
         return reject(new PeerError('metadata_hash_mismatch', `the ${size} metadata bytes hash to ${toHex(sha1)} (SHA-1), not the info-hash ${toHex(infoHash)}`, peer));
+      }
+      // A link that names the v2 hash (urn:btmh) wants all 32 bytes to match, not the 20 on the wire.
+      if (opts.infoHashV2 !== undefined && !bytesEqual(sha256, opts.infoHashV2)) {
+        return reject(new PeerError('metadata_hash_mismatch', `the ${size} metadata bytes hash to ${toHex(sha256)} (SHA-256), not the v2 info-hash ${toHex(opts.infoHashV2)}`, peer));
       }
       resolve({ info: out, pieces: count, peer });
     };

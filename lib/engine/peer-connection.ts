@@ -17,6 +17,12 @@ export { PeerError };
 export interface PeerConnectionOptions {
   /** The torrent's info-hash. For `accept`, a predicate may choose among several. */
   infoHash: Uint8Array | ((infoHash: Uint8Array) => boolean);
+  /**
+   * BEP 52 upgrade: dialling a hybrid torrent by its v1 info-hash with the v2
+   * bit set, the peer may answer with the truncated v2 info-hash instead. Given
+   * here, that answer is accepted and the connection is for it from then on.
+   */
+  upgradeInfoHash?: Uint8Array;
   /** Our 20-byte peer id (see `makePeerId`). */
   peerId: Uint8Array;
   /** Our reserved bits; default extended + fast. */
@@ -150,6 +156,9 @@ export class PeerConnection extends EventEmitter<Events> {
     socket.setNoDelay(true);
   }
 
+  /** The peer answered with `upgradeInfoHash` (BEP 52): the connection is for the v2 info-hash. */
+  upgraded = false;
+
   /** `host:port` of the peer. */
   get peer(): string {
     return this.address;
@@ -276,13 +285,15 @@ export class PeerConnection extends EventEmitter<Events> {
         this.remoteClient = decodePeerId(this.remote.peerId);
         this.opts.onFrame?.({ ...hs.frame, meta: { direction: 'in', peer: this.address } }, 'in');
         const want = this.opts.infoHash;
-        const ok = typeof want === 'function' ? want(this.remote.infoHash) : bytesEqual(want, this.remote.infoHash);
+        const upgraded = this.opts.upgradeInfoHash !== undefined && bytesEqual(this.opts.upgradeInfoHash, this.remote.infoHash);
+        const ok = upgraded || (typeof want === 'function' ? want(this.remote.infoHash) : bytesEqual(want, this.remote.infoHash));
         if (!ok) {
           const expected = typeof want === 'function' ? 'one we serve' : toHex(want);
           onHandshake(new PeerError('wrong_info_hash', `handshake for info-hash ${toHex(this.remote.infoHash)}, expected ${expected}`, this.address, f.offset + 28));
           return;
         }
-        if (!this.infoHash) this.infoHash = this.remote.infoHash;
+        if (!this.infoHash || upgraded) this.infoHash = this.remote.infoHash;
+        this.upgraded = upgraded;
         if (!initiator) this.sendHandshake();
         if (this.extendedSupported && this.opts.extended !== false && supportsExtended(this.opts.reserved ?? makeReserved({ extended: true }))) {
           const payload = encodeExtendedHandshake({ v: 'btscope 0.1', reqq: 500, ...(this.opts.extended ?? {}) });

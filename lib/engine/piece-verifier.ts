@@ -33,8 +33,13 @@ export class PieceVerifier {
     this.buffer = new Uint8Array(pieceLength);
   }
 
-  /** Check every hash the torrent carries (v1 pieces, v2 piece layers). */
+  /**
+   * Check every hash the torrent carries (v1 pieces, v2 piece layers). A hybrid
+   * torrent that has no piece layer at all (its info dict came by magnet and no
+   * peer gave the layers) is checked by its SHA-1 pieces, which cover every byte.
+   */
   static forTorrent(storage: Storage, t: Torrent): PieceVerifier {
+    if (t.infoHashV2 && t.pieces && t.pieceLayers.size === 0 && needsPieceLayers(t)) return new PieceVerifier(storage, t.pieces, t.pieceLength);
     if (t.infoHashV2) checkPieceLayers(t);
     return new PieceVerifier(storage, t.pieces, t.pieceLength, t);
   }
@@ -117,6 +122,11 @@ export function checkPieceLayers(t: Torrent): void {
       throw new BtscopeError('bad_piece_layer', `${name}: the piece layer does not hash to the file's pieces root ${root}`);
     }
   }
+}
+
+/** Some file spans more than one piece, so its v2 hashes live in a piece layer (BEP 52). */
+export function needsPieceLayers(t: Torrent): boolean {
+  return t.files.some((f) => !f.pad && f.piecesRoot !== undefined && f.length > t.pieceLength);
 }
 
 /** The 20 bytes that name the torrent on the wire and to trackers: the v1 info-hash, or the v2 one truncated (BEP 52). */
