@@ -54,6 +54,10 @@ export interface DownloadOptions {
   /** Re-hash every piece on disk at start instead of trusting the resume journal's list (default false). */
   fullCheck?: boolean;
   signal?: AbortSignal;
+  /** BEP 11: at most one ut_pex message per peer per this many ms (default 60 s). */
+  pexIntervalMs?: number;
+  /** BEP 11: the first ut_pex message this long after a peer's extended handshake (default 1 s). */
+  pexFirstDelayMs?: number;
 }
 
 export interface DownloadProgress {
@@ -182,6 +186,9 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
       for (const p of ps) addCandidate({ host: p.ip, port: p.port });
       dial();
     },
+    listenPort: () => (server ? (server.address() as net.AddressInfo | null)?.port : undefined),
+    ...(o.pexIntervalMs !== undefined ? { pexIntervalMs: o.pexIntervalMs } : {}),
+    ...(o.pexFirstDelayMs !== undefined ? { pexFirstDelayMs: o.pexFirstDelayMs } : {}),
     ...(o.log ? { log: o.log } : {}),
     onHashFailure: (i, peers) => o.log?.(`piece ${i} failed its hash check (from ${peers.join(', ')})`),
   });
@@ -211,12 +218,16 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
           if (finished) return link.close();
           connected.add(key);
           distinctPeers++;
-          swarm.add(link, (e) => {
-            connected.delete(key);
-            if (e) o.log?.(`peer ${key}: ${e.message}`);
-            retry(a, n);
-            dial();
-          });
+          swarm.add(
+            link,
+            (e) => {
+              connected.delete(key);
+              if (e) o.log?.(`peer ${key}: ${e.message}`);
+              retry(a, n);
+              dial();
+            },
+            { outgoing: true },
+          );
         },
         (e: Error) => {
           connecting--;

@@ -29,6 +29,10 @@ export interface SeedOptions {
   log?: (line: string) => void;
   /** Also dial these peers (e.g. a client that does not dial 127.0.0.1 itself, like transmission). */
   connectTo?: readonly { host: string; port: number }[];
+  /** BEP 11: at most one ut_pex message per peer per this many ms (default 60 s). */
+  pexIntervalMs?: number;
+  /** BEP 11: the first ut_pex message this long after a peer's extended handshake (default 1 s). */
+  pexFirstDelayMs?: number;
 }
 
 export interface RunningSeeder {
@@ -59,10 +63,19 @@ export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
     if (bad.length > 0) o.log?.(`${bad.length} of ${t.pieceCount} pieces missing or wrong in ${dir}: seeding the other ${have.length}`);
   }
   const peerId = o.peerId ?? makePeerId();
-  const swarm = new Swarm({ torrent: t, storage, have, uploadSlots: o.uploadSlots ?? 16, ...(o.log ? { log: o.log } : {}) });
   const host = o.host ?? '127.0.0.1';
   let served = 0;
   let port = 0;
+  const swarm = new Swarm({
+    torrent: t,
+    storage,
+    have,
+    uploadSlots: o.uploadSlots ?? 16,
+    listenPort: () => port || undefined,
+    ...(o.pexIntervalMs !== undefined ? { pexIntervalMs: o.pexIntervalMs } : {}),
+    ...(o.pexFirstDelayMs !== undefined ? { pexFirstDelayMs: o.pexFirstDelayMs } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
   const linkOptions = (address: string) => ({
     infoHash: infoHash,
     peerId,
@@ -94,7 +107,7 @@ export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
     PeerLink.connect(peer.host, peer.port, linkOptions(`${peer.host}:${peer.port}`)).then(
       (link) => {
         served++;
-        swarm.add(link);
+        swarm.add(link, undefined, { outgoing: true });
       },
       (e: Error) => o.log?.(`peer ${peer.host}:${peer.port}: ${e.message}`),
     );

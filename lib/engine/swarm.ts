@@ -8,11 +8,12 @@ import type { ResumeJournal } from './resume.js';
 import { RateMeter } from './rate.js';
 import type { PeerLink } from './peer-link.js';
 import type { Message } from '../wire/messages.js';
-import { decodeUtPex } from '../wire/ut-pex.js';
+import { decodeUtPex, encodeUtPex } from '../wire/ut-pex.js';
 import { decodeUtMetadata, encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '../wire/ut-metadata.js';
 import { LOCAL_EXTENSION_IDS } from '../wire/extended.js';
 import { allowedFastSet } from '../wire/allowed-fast.js';
 import { judgeRequest, servedWhileChoked, allowedFastIpv4, ALLOWED_FAST_COUNT } from './upload-rules.js';
+import { PexSender, pexContacts, pexKey, PEX_FIRST_DELAY_MS, PEX_INTERVAL_MS, type PexLimits, type PexPeerView } from './pex-sender.js';
 
 const DEFAULT_WRITE_BUDGET = 8 * 1024 * 1024;
 
@@ -65,6 +66,17 @@ export interface SwarmOptions {
   random?: () => number;
   /** Addresses learned through PEX (BEP 11). */
   onPeers?: (peers: { ip: string; port: number }[]) => void;
+  /**
+   * The port we accept peers on, once known (it is left out of the ut_pex we
+   * send: a peer that is ourselves). Undefined: we do not listen.
+   */
+  listenPort?: () => number | undefined;
+  /** BEP 11: at most one ut_pex message per peer per this many ms (default 60 s). */
+  pexIntervalMs?: number;
+  /** BEP 11: the first ut_pex message to a peer this long after its extended handshake (default 1 s). */
+  pexFirstDelayMs?: number;
+  /** BEP 11: added / dropped contacts per message (default 50 each). */
+  pexLimits?: PexLimits;
   onPiece?: (index: number) => void;
   onHashFailure?: (index: number, peers: string[]) => void;
   onBan?: (address: string, reason: string) => void;
@@ -95,6 +107,10 @@ export interface SwarmPeer {
   gotData: boolean;
   /** A pipeline top-up is queued for the end of the current socket chunk. */
   refillQueued: boolean;
+  /** We dialled it (its remote port is where it listens: BEP 11 "reachable"). */
+  readonly outgoing: boolean;
+  /** ut_pex we send it (BEP 11): set once its extended handshake offers ut_pex. */
+  pex: { readonly sender: PexSender; dueAt: number; sent: number; quietAt: number } | undefined;
 }
 
 export class Swarm {
@@ -131,6 +147,8 @@ export class Swarm {
   private failure: ((e: Error) => void) | undefined;
   readonly completion: Promise<void>;
   private stopped = false;
+  /** Bumped when what PEX would list may have changed (a peer came, went, gave its listen port or its pieces). */
+  private pexEpoch = 0;
 
   constructor(readonly o: SwarmOptions) {
     const t = o.torrent;
@@ -175,8 +193,8 @@ export class Swarm {
     return n;
   }
 
-  /** Take over a connected, handshaken link. */
-  add(link: PeerLink, onClose?: (error?: Error) => void): SwarmPeer | undefined {
+  /** Take over a connected, handshaken link (`outgoing`: we dialled it). */
+  add(link: PeerLink, onClose?: (error?: Error) => void, how: { outgoing?: boolean } = {}): SwarmPeer | undefined {
     if (this.stopped || this.banned.has(link.address)) {
       link.close();
       onClose?.();
@@ -200,9 +218,12 @@ export class Swarm {
       serving: false,
       gotData: false,
       refillQueued: false,
+      outgoing: how.outgoing ?? false,
+      pex: undefined,
     };
     this.peers.add(p);
     this.picker.addPeer(p);
+    this.pexEpoch++;
     // Our greeting and the answers to what came with their handshake leave in one write.
     link.cork();
     try {
@@ -228,6 +249,7 @@ export class Swarm {
   private drop(p: SwarmPeer): void {
     if (!this.peers.delete(p)) return;
     this.picker.removePeer(p);
+    this.pexEpoch++;
     this.o.log?.(`peer ${p.link.address} closed`);
     for (const q of this.peers) this.fill(q);
   }
@@ -238,6 +260,7 @@ export class Swarm {
       case 'bitfield':
         if (m.bitfield.length !== Math.ceil(t.pieceCount / 8)) return this.violation(p, `bitfield of ${m.bitfield.length} bytes for ${t.pieceCount} pieces`);
         this.picker.peerBitfield(p, m.bitfield);
+        this.pexEpoch++;
         return this.updateInterest(p);
       case 'have':
         if (m.index >= t.pieceCount) return this.violation(p, `have for piece ${m.index} of ${t.pieceCount}`);
@@ -246,6 +269,7 @@ export class Swarm {
         return;
       case 'have_all':
         this.picker.peerHaveAll(p);
+        this.pexEpoch++;
         return this.updateInterest(p);
       case 'have_none':
         this.picker.peerHaveNone(p);
@@ -653,7 +677,11 @@ export class Swarm {
   }
 
   private onExtended(p: SwarmPeer, extId: number, payload: Uint8Array): void {
-    if (extId === 0) return this.updateInterest(p);
+    if (extId === 0) {
+      this.pexEpoch++;
+      this.pexOffered(p);
+      return this.updateInterest(p);
+    }
     const name = p.link.extensions.nameFor('in', extId);
     if (name === 'ut_pex' && extId === LOCAL_EXTENSION_IDS.ut_pex) {
       try {
@@ -683,10 +711,69 @@ export class Swarm {
     }
   }
 
+  // ---- ut_pex out (BEP 11) -----------------------------------------------------
+
+  /** Its extended handshake (the first or a later one) offers ut_pex: from now on it hears of our other peers. */
+  private pexOffered(p: SwarmPeer): void {
+    if (p.pex || p.link.extensions.idFor('out', 'ut_pex') === undefined) return;
+    p.pex = { sender: new PexSender(this.o.pexLimits), dueAt: this.now() + (this.o.pexFirstDelayMs ?? PEX_FIRST_DELAY_MS), sent: 0, quietAt: -1 };
+  }
+
+  private pexView(p: SwarmPeer): PexPeerView {
+    const ext = p.link.extended;
+    return {
+      ip: p.link.remoteIp,
+      remotePort: p.link.socket.remotePort ?? 0,
+      outgoing: p.outgoing,
+      listenPort: ext?.p,
+      seed: ext?.uploadOnly === true || this.peerIsSeed(p),
+      holepunch: (ext?.m.get('ut_holepunch') ?? 0) > 0,
+    };
+  }
+
+  private peerIsSeed(p: SwarmPeer): boolean {
+    const n = this.o.torrent.pieceCount;
+    if (n === 0) return false;
+    for (let i = 0; i < n; i++) if (!this.picker.peerHas(p, i)) return false;
+    return true;
+  }
+
+  /**
+   * Send each peer that is due the ut_pex it has coming: under ITS id for
+   * ut_pex, at most one a pexIntervalMs, none when nothing changed.
+   */
+  private pexTick(now: number): void {
+    let views: Map<SwarmPeer, PexPeerView> | undefined;
+    let self: Set<string> | undefined;
+    for (const p of this.peers) {
+      // quietAt: nothing to tell it at this epoch, and nothing changed since.
+      if (!p.pex || now < p.pex.dueAt || p.pex.quietAt === this.pexEpoch || p.link.closed) continue;
+      const id = p.link.extensions.idFor('out', 'ut_pex');
+      if (id === undefined) continue;
+      if (!views) {
+        views = new Map();
+        for (const q of this.peers) if (!q.link.closed) views.set(q, this.pexView(q));
+        // Our own listen address as each connection sees us: a peer there is ourselves.
+        self = new Set();
+        const port = this.o.listenPort?.();
+        if (port !== undefined) for (const q of this.peers) if (q.link.socket.localAddress) self.add(pexKey(q.link.socket.localAddress, port));
+      }
+      const message = p.pex.sender.next(pexContacts(views.values(), views.get(p)!, self!));
+      if (!message) {
+        p.pex.quietAt = this.pexEpoch;
+        continue;
+      }
+      p.link.send({ type: 'extended', extId: id, payload: encodeUtPex(message) });
+      p.pex.sent++;
+      p.pex.dueAt = now + (this.o.pexIntervalMs ?? PEX_INTERVAL_MS);
+    }
+  }
+
   // ---- timers ---------------------------------------------------------------
 
   private tick(): void {
     const now = this.now();
+    this.pexTick(now);
     const timeout = this.o.requestTimeoutMs ?? 15_000;
     for (const p of this.peers) {
       // Pipeline depth: about 1.5 s of this peer's current rate, at least 16 blocks.

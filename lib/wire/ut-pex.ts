@@ -89,7 +89,12 @@ export function decodeUtPex(payload: Uint8Array, base = 0): { value: UtPex; fiel
   return { value, field: { ...tree, id: UT_PEX_FIELDS.dict.id, bep: 11 }, diagnostics: diags };
 }
 
-/** A ut_pex payload (without the ext id byte). */
+/**
+ * A ut_pex payload (without the ext id byte), canonical bencode: `added`,
+ * `added.f` and `dropped` always (empty when none, as libtorrent sends them),
+ * `added6`/`added6.f` and `dropped6` only when there are IPv6 peers. Throws
+ * RangeError for an address of the wrong family, a port or a flag out of range.
+ */
 export function encodeUtPex(pex: Partial<UtPex>): Uint8Array {
   const compact = (peers: readonly PexPeer[] | undefined, family: 4 | 6): Uint8Array => {
     const size = family === 4 ? 6 : 18;
@@ -97,13 +102,19 @@ export function encodeUtPex(pex: Partial<UtPex>): Uint8Array {
     peers?.forEach((p, i) => {
       const ip = parseIp(p.ip);
       if (!ip || ip.length !== size - 2) throw new RangeError(`not an IPv${family} address: ${p.ip}`);
+      if (!Number.isInteger(p.port) || p.port < 0 || p.port > 65535) throw new RangeError(`not a port: ${p.port}`);
       out.set(ip, i * size);
       out[i * size + size - 2] = p.port >> 8;
       out[i * size + size - 1] = p.port & 0xff;
     });
     return out;
   };
-  const flags = (peers: readonly PexPeer[] | undefined): Uint8Array => Uint8Array.from((peers ?? []).map((p) => p.flags ?? 0));
+  const flags = (peers: readonly PexPeer[] | undefined): Uint8Array =>
+    Uint8Array.from((peers ?? []).map((p) => {
+      const f = p.flags ?? 0;
+      if (!Number.isInteger(f) || f < 0 || f > 255) throw new RangeError(`not a flag byte: ${f}`);
+      return f;
+    }));
   return encode({
     added: compact(pex.added, 4),
     'added.f': flags(pex.added),
