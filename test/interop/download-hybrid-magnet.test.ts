@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { download } from '../../lib/engine/downloader.js';
-import { deterministicBytes } from '../../lib/engine/make-torrent.js';
-import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { toHex } from '../../lib/core/bytes.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
-import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
+import { havePeers } from '../helpers/peers.js';
+import { ltMakeTorrent, writeDataset } from '../helpers/lt-make.js';
 import { startLtSeed, type LtSeed } from '../helpers/lt-seed.js';
 
 /**
@@ -31,15 +29,9 @@ describe.skipIf(!havePeers('libtorrent'))('hybrid torrent by magnet from libtorr
   let seed: LtSeed | undefined;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'btscope-hymag-'));
-    let s = 51;
-    for (const [p, n] of FILES) {
-      const file = path.join(dir, 'seed', 'hymag', ...p);
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, deterministicBytes(n, s++));
-    }
+    await writeDataset(path.join(dir, 'seed', 'hymag'), FILES, 51);
     const torrentPath = path.join(dir, 'hybrid.torrent');
-    execFileSync(LIBTORRENT_PYTHON, [path.resolve('test/helpers/lt_make.py'), path.join(dir, 'seed', 'hymag'), torrentPath, String(PIECE), 'hybrid'], { timeout: 30_000 });
-    t = parseTorrent(new Uint8Array(await readFile(torrentPath)));
+    t = await ltMakeTorrent(path.join(dir, 'seed', 'hymag'), torrentPath, PIECE, 'hybrid');
     seed = await startLtSeed(torrentPath, path.join(dir, 'seed'));
   }, 60_000);
   afterAll(async () => {

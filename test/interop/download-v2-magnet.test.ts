@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { download } from '../../lib/engine/downloader.js';
-import { deterministicBytes } from '../../lib/engine/make-torrent.js';
-import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { toHex } from '../../lib/core/bytes.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
-import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
+import { havePeers } from '../helpers/peers.js';
+import { ltMakeTorrent, writeDataset } from '../helpers/lt-make.js';
 import { startLtSeed, type LtSeed } from '../helpers/lt-seed.js';
 import { behaviors, startHostilePeer } from '../helpers/hostile-peer.js';
 import { captureIo } from '../../tools/io.js';
@@ -32,15 +30,9 @@ describe.skipIf(!havePeers('libtorrent'))('v2-only magnet from libtorrent', () =
   let seed: LtSeed | undefined;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'btscope-v2mag-'));
-    let s = 31;
-    for (const [p, n] of FILES) {
-      const file = path.join(dir, 'seed', 'v2mag', ...p);
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, deterministicBytes(n, s++));
-    }
+    await writeDataset(path.join(dir, 'seed', 'v2mag'), FILES, 31);
     torrentPath = path.join(dir, 'v2.torrent');
-    execFileSync(LIBTORRENT_PYTHON, [path.resolve('test/helpers/lt_make.py'), path.join(dir, 'seed', 'v2mag'), torrentPath, String(PIECE), 'v2'], { timeout: 30_000 });
-    t = parseTorrent(new Uint8Array(await readFile(torrentPath)));
+    t = await ltMakeTorrent(path.join(dir, 'seed', 'v2mag'), torrentPath, PIECE, 'v2');
     seed = await startLtSeed(torrentPath, path.join(dir, 'seed'));
   }, 60_000);
   afterAll(async () => {

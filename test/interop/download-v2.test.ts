@@ -1,19 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { download } from '../../lib/engine/downloader.js';
 import { PieceVerifier, checkPieceLayers, wireInfoHash } from '../../lib/engine/piece-verifier.js';
 import { Storage, torrentStorageFiles } from '../../lib/engine/storage.js';
-import { deterministicBytes } from '../../lib/engine/make-torrent.js';
-import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { safeFilePath } from '../../lib/metainfo/safe-path.js';
 import { toHex } from '../../lib/core/bytes.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
 import { startLtSeed } from '../helpers/lt-seed.js';
+import { ltMakeTorrent, writeDataset } from '../helpers/lt-make.js';
 import { behaviors, startHostilePeer } from '../helpers/hostile-peer.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
 import { startThrottleProxy, type ThrottleProxy } from '../helpers/throttle-proxy.js';
@@ -44,16 +43,10 @@ async function ltSeed(torrentPath: string, dataDir: string): Promise<number> {
 describe.skipIf(!havePeers('libtorrent'))('v2 (BEP 52) and hybrid torrents from libtorrent', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'btscope-v2-'));
-    let seed = 11;
-    for (const [p, n] of FILES) {
-      const file = path.join(dir, 'seed', 'v2set', ...p);
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, deterministicBytes(n, seed++));
-    }
+    await writeDataset(path.join(dir, 'seed', 'v2set'), FILES, 11);
     for (const mode of ['v2', 'hybrid'] as const) {
       const out = path.join(dir, `${mode}.torrent`);
-      execFileSync(LIBTORRENT_PYTHON, [path.resolve('test/helpers/lt_make.py'), path.join(dir, 'seed', 'v2set'), out, String(PIECE), mode], { timeout: 30_000 });
-      torrents[mode] = { path: out, t: parseTorrent(new Uint8Array(await readFile(out))) };
+      torrents[mode] = { path: out, t: await ltMakeTorrent(path.join(dir, 'seed', 'v2set'), out, PIECE, mode) };
     }
   }, 60_000);
   afterAll(async () => {
