@@ -278,7 +278,7 @@ function symlinkOf(entry: BNode, path: string, issues: Issues): string[] | undef
  * `plainLeaves`, file entries of the common shape are read off the token
  * array (plainV2Leaf), the rest through BNode (v2Leaf); both give the same file.
  */
-export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issues, maxFiles: number, plainLeaves = true): RawFile[] {
+export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issues, maxFiles: number, plainLeaves = true, v1FilesList = false): RawFile[] {
   if (!tree.isDict()) throw new DecodeError('wrong_type', tree.span.start, `info.file tree must be a dict, is a ${tree.kind}`, 'info.file tree');
   const out: RawFile[] = [];
   const doc = tree.doc;
@@ -324,9 +324,11 @@ export function v2Files(tree: BNode, nameNode: BNode, name: string, issues: Issu
   };
   walk(tree.index, [name], [-1]);
   if (out.length === 0) throw new DecodeError('no_files', tree.span.start, 'the file tree holds no files', 'info.file tree');
-  // A tree of one file at the top level is a single-file torrent: no folder.
+  // A tree of one file at the top level is a single-file torrent: no folder. Not in a hybrid
+  // whose v1 part is a 'files' list: there the file is in the torrent's folder, as v1 says
+  // (libtorrent makes such torrents from a folder holding one file, and reads them this way).
   const only = out[0]!;
-  if (out.length === 1 && only.path.length === 2) {
+  if (out.length === 1 && only.path.length === 2 && !v1FilesList) {
     only.path.shift();
     only.pathKeys!.shift();
   }

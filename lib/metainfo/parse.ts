@@ -116,7 +116,7 @@ function buildTorrent(doc: BencodeDocument, root: BNode | null, info: BNode, ext
   if (hasV2) {
     const tree = info.get('file tree');
     if (!tree) throw new DecodeError('missing_field', info.span.start, "meta version 2 but no 'file tree' (BEP 52)", 'info.file tree');
-    v2 = v2Files(tree, nameNode, name, issues, maxFiles);
+    v2 = v2Files(tree, nameNode, name, issues, maxFiles, true, hasV1 && info.get('files') !== undefined);
   }
   let raw: FileEntry[];
   let implicitPads = false;
@@ -324,14 +324,15 @@ function emptyFilesAfterPads(files: RawFile[]): RawFile[] {
 
 /** v2-only: every file starts on a piece boundary; libtorrent shows the gaps as `.pad/N` files. */
 function withImplicitPads(files: RawFile[], pieceLength: number, name: string): RawFile[] {
+  // Under the torrent's folder; a single file's are under its own name (its tree key), as libtorrent names them.
+  const root = files.length === 1 && files[0]!.path.length === 1 ? files[0]!.path[0]! : name;
   const out: RawFile[] = [];
   for (const f of files) {
     out.push(f);
     const rest = f.length % pieceLength;
     if (rest !== 0) {
       const n = pieceLength - rest;
-      // libtorrent's name for it, under the torrent name even for a single file.
-      const path = [name, '.pad', String(n)];
+      const path = [root, '.pad', String(n)];
       out.push({ path, length: n, attr: 'p', pad: true });
     }
   }

@@ -99,9 +99,13 @@ describe.skipIf(!havePeers('mktorrent', 'transmission-create', 'transmission-sho
     writeFileSync(path.join(data, 'folder', 'a.txt'), 'btscope interop\n'.repeat(3000));
     writeFileSync(path.join(data, 'folder', 'sub', 'b.bin'), bytes(70_000, 2));
     writeFileSync(path.join(data, 'folder', 'sub', 'c.bin'), bytes(16_384, 3));
+    // A folder holding one file: v1 makes it a 'files' list of one; a hybrid's file tree then has
+    // one entry, which is still in the folder (a v2-only tree of one entry is a single file).
+    mkdirSync(path.join(data, 'lonely'));
+    writeFileSync(path.join(data, 'lonely', 'only.bin'), bytes(50_001, 4));
     const out = (name: string) => path.join(dir, name);
     const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: data, stdio: 'pipe', timeout: 30_000 });
-    for (const target of ['one.bin', 'folder']) {
+    for (const target of ['one.bin', 'folder', 'lonely']) {
       run('mktorrent', ['-d', '-l', '15', '-a', 'http://127.0.0.1:6969/announce', '-o', out(`mk-${target}.torrent`), target]);
       made.push({ file: out(`mk-${target}.torrent`), tool: 'mktorrent', v1: true });
       run('transmission-create', ['-s', '16', '-t', 'http://127.0.0.1:6969/announce', '-o', out(`tr-${target}.torrent`), target]);
@@ -118,11 +122,12 @@ describe.skipIf(!havePeers('mktorrent', 'transmission-create', 'transmission-sho
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('made 10 torrents: v1, v2-only and hybrid, single and multi-file', () => {
-    expect(made).toHaveLength(10);
-    expect(Object.keys(lt)).toHaveLength(10);
-    expect(made.filter((m) => lt[m.file]!.infoHashV2 && !lt[m.file]!.infoHash)).toHaveLength(2);
-    expect(made.filter((m) => lt[m.file]!.infoHashV2 && lt[m.file]!.infoHash)).toHaveLength(2);
+  it('made 15 torrents: v1, v2-only and hybrid, of one file, a folder, and a folder holding one file', () => {
+    expect(made).toHaveLength(15);
+    expect(Object.keys(lt)).toHaveLength(15);
+    expect(made.filter((m) => lt[m.file]!.infoHashV2 && !lt[m.file]!.infoHash)).toHaveLength(3);
+    expect(made.filter((m) => lt[m.file]!.infoHashV2 && lt[m.file]!.infoHash)).toHaveLength(3);
+    expect(lt[path.join(dir, 'lt-hybrid-lonely.torrent')]!.files[0]![0]).toBe('lonely/only.bin');
   });
 
   it('every torrent reads as libtorrent reads it', () => {
