@@ -17,8 +17,12 @@ import { PEX_FLAGS, type PexPeer, type UtPex } from '../wire/ut-pex.js';
 export const PEX_MAX_ADDED = 50;
 export const PEX_MAX_DROPPED = 50;
 export const PEX_INTERVAL_MS = 60_000;
-/** The first message after the recipient's extended handshake (BEP 11 sets no wait for it). */
-export const PEX_FIRST_DELAY_MS = 1000;
+/**
+ * The first message goes out as soon as the recipient's extended handshake is
+ * in (BEP 11 sets no wait for it): a peer that just joined learns the swarm at
+ * once, and a short probe (btscope comply's main session is about 0.3 s) sees it.
+ */
+export const PEX_FIRST_DELAY_MS = 0;
 
 /** What the swarm knows of one connection, as far as PEX cares. */
 export interface PexPeerView {

@@ -31,7 +31,7 @@ export interface SeedOptions {
   connectTo?: readonly { host: string; port: number }[];
   /** BEP 11: at most one ut_pex message per peer per this many ms (default 60 s). */
   pexIntervalMs?: number;
-  /** BEP 11: the first ut_pex message this long after a peer's extended handshake (default 1 s). */
+  /** BEP 11: the first ut_pex message this long after a peer's extended handshake (default 0: at once). */
   pexFirstDelayMs?: number;
 }
 

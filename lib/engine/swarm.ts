@@ -35,7 +35,9 @@ const WRITE_RUN = 16;
  * block differs from the block that finally verified is banned at once;
  * others after repeated failures). As a
  * seeder it answers interested peers, unchokes a few, and serves verified
- * pieces (also ut_metadata, so magnet links work against it).
+ * pieces (also ut_metadata, so magnet links work against it). In both roles
+ * it tells peers that offer ut_pex of its other peers (BEP 11, pex-sender.ts)
+ * and hands the peers they tell of to `onPeers`.
  */
 export interface SwarmOptions {
   torrent: Torrent;
@@ -73,7 +75,7 @@ export interface SwarmOptions {
   listenPort?: () => number | undefined;
   /** BEP 11: at most one ut_pex message per peer per this many ms (default 60 s). */
   pexIntervalMs?: number;
-  /** BEP 11: the first ut_pex message to a peer this long after its extended handshake (default 1 s). */
+  /** BEP 11: the first ut_pex message to a peer this long after its extended handshake (default 0: at once). */
   pexFirstDelayMs?: number;
   /** BEP 11: added / dropped contacts per message (default 50 each). */
   pexLimits?: PexLimits;
@@ -149,6 +151,7 @@ export class Swarm {
   private stopped = false;
   /** Bumped when what PEX would list may have changed (a peer came, went, gave its listen port or its pieces). */
   private pexEpoch = 0;
+  private pexQueued = false;
 
   constructor(readonly o: SwarmOptions) {
     const t = o.torrent;
@@ -223,7 +226,7 @@ export class Swarm {
     };
     this.peers.add(p);
     this.picker.addPeer(p);
-    this.pexEpoch++;
+    this.pexChanged();
     // Our greeting and the answers to what came with their handshake leave in one write.
     link.cork();
     try {
@@ -249,7 +252,7 @@ export class Swarm {
   private drop(p: SwarmPeer): void {
     if (!this.peers.delete(p)) return;
     this.picker.removePeer(p);
-    this.pexEpoch++;
+    this.pexChanged();
     this.o.log?.(`peer ${p.link.address} closed`);
     for (const q of this.peers) this.fill(q);
   }
@@ -260,7 +263,7 @@ export class Swarm {
       case 'bitfield':
         if (m.bitfield.length !== Math.ceil(t.pieceCount / 8)) return this.violation(p, `bitfield of ${m.bitfield.length} bytes for ${t.pieceCount} pieces`);
         this.picker.peerBitfield(p, m.bitfield);
-        this.pexEpoch++;
+        this.pexChanged();
         return this.updateInterest(p);
       case 'have':
         if (m.index >= t.pieceCount) return this.violation(p, `have for piece ${m.index} of ${t.pieceCount}`);
@@ -269,7 +272,7 @@ export class Swarm {
         return;
       case 'have_all':
         this.picker.peerHaveAll(p);
-        this.pexEpoch++;
+        this.pexChanged();
         return this.updateInterest(p);
       case 'have_none':
         this.picker.peerHaveNone(p);
@@ -678,7 +681,7 @@ export class Swarm {
 
   private onExtended(p: SwarmPeer, extId: number, payload: Uint8Array): void {
     if (extId === 0) {
-      this.pexEpoch++;
+      this.pexChanged();
       this.pexOffered(p);
       return this.updateInterest(p);
     }
@@ -712,6 +715,21 @@ export class Swarm {
   }
 
   // ---- ut_pex out (BEP 11) -----------------------------------------------------
+
+  /**
+   * What PEX would list may have changed: peers that are due hear of it once
+   * this turn of the event loop is done (many changes at once make one pass),
+   * not at the next tick.
+   */
+  private pexChanged(): void {
+    this.pexEpoch++;
+    if (this.pexQueued || this.stopped) return;
+    this.pexQueued = true;
+    setImmediate(() => {
+      this.pexQueued = false;
+      if (!this.stopped) this.pexTick(this.now());
+    });
+  }
 
   /** Its extended handshake (the first or a later one) offers ut_pex: from now on it hears of our other peers. */
   private pexOffered(p: SwarmPeer): void {
