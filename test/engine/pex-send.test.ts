@@ -2,7 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { createServer } from 'node:net';
 import { startSeeder, type RunningSeeder } from '../../lib/engine/seeder.js';
+import { download } from '../../lib/engine/downloader.js';
+import { startThrottleProxy } from '../helpers/throttle-proxy.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake } from '../../lib/wire/extended.js';
 import { decodeUtPex, PEX_FLAGS, type UtPex } from '../../lib/wire/ut-pex.js';
 import { fixture } from './helpers.js';
@@ -136,4 +139,28 @@ describe('btscope sends ut_pex (BEP 11)', () => {
     expect(noPex.of('extended').filter((m) => m.extId !== 0)).toEqual([]);
     expect(alone.pex.length).toBe(1);
   }, 20_000);
+
+  it('a downloader tells the peers that connect to it of the peers it dialled: D2, given only D1, reaches the seeder through D1', async () => {
+    const s = await seeder();
+    // The seeder behind a slow relay, so D1 is still downloading (and listening) when D2 comes.
+    const relay = await startThrottleProxy({ host: '127.0.0.1', port: s.port }, 16 * 1024);
+    closers.push(() => relay.close());
+    const d1Port = await freePort();
+    const d1 = download({ torrent, outDir: path.join(dir, 'd1'), peers: [{ host: '127.0.0.1', port: relay.port }], listenPort: d1Port, timeoutMs: 20_000 });
+    closers.push(() => d1.then(() => undefined, () => undefined));
+    const d2Lines: string[] = [];
+    const r2 = await download({ torrent, outDir: path.join(dir, 'd2'), peers: [{ host: '127.0.0.1', port: d1Port }], timeoutMs: 20_000, stallTimeoutMs: 15_000, log: (l) => d2Lines.push(l) });
+    expect(r2.ok).toBe(true);
+    // D1, and the relay, which D2 knew of only from D1's ut_pex.
+    expect(r2.peers, d2Lines.join('\n')).toBe(2);
+    expect((await d1).ok).toBe(true);
+  }, 30_000);
 });
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
