@@ -42,6 +42,13 @@ export function pexFlagNames(flags: number): string[] {
     .map(([name]) => name);
 }
 
+/** One flag byte per added peer, in hex with its BEP 11 names: `0x12 (seed+reachable), 0x00`. */
+function describeFlags(flags: Uint8Array): string {
+  if (flags.length === 0) return 'none';
+  const one = (f: number): string => `0x${f.toString(16).padStart(2, '0')}${f ? ` (${pexFlagNames(f).join('+') || 'reserved bits'})` : ''}`;
+  return [...flags.subarray(0, 8)].map(one).join(', ') + (flags.length > 8 ? ` … ${flags.length} in all` : '');
+}
+
 /** Decode a ut_pex payload (after the ext id byte) at absolute offset `base`. */
 export function decodeUtPex(payload: Uint8Array, base = 0): { value: UtPex; field: Field; diagnostics: Diagnostic[] } {
   const doc = decode(payload, { base, maxDepth: 4, maxTokens: 64 });
@@ -78,11 +85,13 @@ export function decodeUtPex(payload: Uint8Array, base = 0): { value: UtPex; fiel
           .map((p) => formatEndpoint(p.ip, p.port) + (p.flags ? `(${pexFlagNames(p.flags).join('+')})` : ''))
           .join(', ') + (peers.length > 8 ? ` … ${peers.length} in all` : '');
   const tree = bencodeFields({ ...doc, diagnostics: diags }, 'ut_pex', {
-    describe(path) {
+    describe(path, node) {
       if (path === 'added' || path === 'dropped' || path === 'added6' || path === 'dropped6') {
         return { id: `bt.ut_pex.${path}`, label: path, bep: 11, display: describePeers(value[path]) };
       }
-      if (path === 'added.f' || path === 'added6.f') return { id: `bt.ut_pex.${path}`, label: `${path} (flags)`, bep: 11 };
+      if (path === 'added.f' || path === 'added6.f') {
+        return { id: `bt.ut_pex.${path}`, label: `${path} (flags)`, bep: 11, ...(node.isStr() ? { display: describeFlags(node.bytes()) } : {}) };
+      }
       return undefined;
     },
   });

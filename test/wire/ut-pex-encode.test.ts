@@ -91,4 +91,11 @@ describe('encodeUtPex (BEP 11)', () => {
     expect(errorOf(() => decodeUtPex(ascii('le'), 40))).toEqual({ code: 'wrong_type', offset: 40 });
     expect(errorOf(() => decodeUtPex(ascii('d5:added'), 40))).toEqual({ code: 'unexpected_eof', offset: 48 }); // the value that never comes
   });
+
+  it('the field tree names each added.f byte: hex and BEP 11 flag names', () => {
+    const { field } = decodeUtPex(encodeUtPex({ added: [{ ip: '127.0.0.1', port: 1, flags: 0x12 }, { ip: '127.0.0.2', port: 2 }, { ip: '127.0.0.3', port: 3, flags: 0x80 }] }));
+    const flags = field.children!.find((c) => c.label.startsWith('added.f'))!;
+    const value = flags.children!.find((c) => c.label === 'added.f (flags)')!;
+    expect(value.display).toBe('0x12 (seed+reachable), 0x00, 0x80 (reserved bits)');
+  });
 });
