@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -109,6 +110,27 @@ describe('btscope seed (handler)', () => {
     stop();
     expect(await running).toBe(0);
   });
+
+  it('the built CLI with --seconds 120 stops at SIGTERM, at once: no timer or signal handler keeps it alive', async () => {
+    const { torrentPath, seedDir } = await seeded();
+    const cli = path.resolve('dist/tools/cli.js');
+    const child = spawn(process.execPath, [cli, 'seed', torrentPath, seedDir, '--host', '127.0.0.1', '--port', '0', '--seconds', '120'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      for (let i = 0; i < 250 && !out.includes('seeding'); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(out).toMatch(/^seeding t\.bin on 127\.0\.0\.1:\d+ \(10\/10 pieces verified\)/);
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 10 s after SIGTERM'), 10_000))]);
+      expect(code).toBe(0);
+      expect(err).toMatch(/served 0 peer\(s\), uploaded 0 bytes/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 20_000);
 
   it('nothing to seed (empty folder): exit code 1, said on stderr', async () => {
     const { torrentPath } = await seeded();

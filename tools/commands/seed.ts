@@ -67,10 +67,18 @@ export async function handler(argv: Args): Promise<number> {
     infoHashV2: torrent.infoHashV2 ? toHex(torrent.infoHashV2) : null,
     host: seeder.host, port: seeder.port, pieces: have, pieceCount: torrent.pieceCount };
   io.out(argv.json ? JSON.stringify(ready) : `seeding ${torrent.name} on ${seeder.host}:${seeder.port} (${have}/${torrent.pieceCount} pieces verified)`);
-  const stops: Promise<unknown>[] = [new Promise((r) => process.once('SIGINT', r)), new Promise((r) => process.once('SIGTERM', r))];
-  if (argv.seconds !== undefined) stops.push(new Promise((r) => setTimeout(r, argv.seconds! * 1000)));
+  // Whichever comes first: a signal, --seconds, or the caller's stop; then nothing of the others is left behind.
+  let onSignal: () => void = () => {};
+  let timer: NodeJS.Timeout | undefined;
+  const stops: Promise<unknown>[] = [new Promise<void>((r) => (onSignal = r))];
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  if (argv.seconds !== undefined) stops.push(new Promise((r) => (timer = setTimeout(r, argv.seconds! * 1000))));
   if (argv.stop) stops.push(argv.stop);
   await Promise.race(stops);
+  clearTimeout(timer);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   await seeder.close();
   if (!argv.json) io.err(`served ${seeder.peersServed()} peer(s), uploaded ${seeder.swarm.uploaded.total} bytes`);
   return have === 0 ? EXIT.failure : EXIT.ok;
