@@ -111,9 +111,9 @@ describe.skipIf(!haveAll)('download from real seeders on loopback', () => {
     expect(await sameFiles(out, 'interop', fx.files)).toBe(true);
   }, 50_000);
 
-  it('a magnet link from libtorrent: metadata (BEP 9), then the data', async () => {
-    const port = await ltSeed(torrentPath, seedDir);
-    const out = path.join(dir, 'out-magnet');
+  it.each(['libtorrent', 'aria2c'] as const)('a magnet link from %s: metadata (BEP 9), then the data', async (client) => {
+    const port = client === 'libtorrent' ? await ltSeed(torrentPath, seedDir) : await ariaSeed(torrentPath, seedDir);
+    const out = path.join(dir, `out-magnet-${client}`);
     const io = captureIo();
     const magnet = `magnet:?xt=urn:btih:${toHex(fx.torrent.infoHash!)}&x.pe=127.0.0.1:${port}`;
     const code = await downloadHandler({ target: magnet, o: out, peer: [], 'frames-limit': 0, 'max-peers': 5, timeout: 20, 'full-check': false, json: true, io });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { download } from '../../lib/engine/downloader.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
+import { toHex } from '../../lib/core/bytes.js';
 import { havePeers } from '../helpers/peers.js';
 import { startTransmissionDaemon, TR_SEEDING, type TransmissionDaemon } from '../helpers/transmission-daemon.js';
 
@@ -41,6 +42,19 @@ describe.skipIf(!havePeers('transmission-daemon', 'transmission-create'))('downl
     const out = path.join(dir, 'out');
     const r = await download({ torrent: t, outDir: out, peers: [{ host: '127.0.0.1', port: tr!.peerPort }], stallTimeoutMs: 30_000, timeoutMs: 45_000 });
     expect(r).toMatchObject({ ok: true, bytes: data.length, hashFailures: 0, peersWithData: 1 });
+    expect((await readFile(path.join(out, 'tr.bin'))).equals(Buffer.from(data))).toBe(true);
+  }, 55_000);
+
+  it('a magnet link: metadata from transmission (BEP 9), then the data', async () => {
+    const t = parseTorrent(new Uint8Array(await readFile(torrentPath)));
+    const out = path.join(dir, 'out-magnet');
+    // transmission takes one connection per IP: wait until the last test's has gone (bounded).
+    await tr!.waitStatus((s) => s.peersConnected === 0, 15_000, 'no peer connected');
+    const magnet = `magnet:?xt=urn:btih:${toHex(t.infoHash!)}&x.pe=127.0.0.1:${tr!.peerPort}`;
+    const log: string[] = [];
+    const r = await download({ magnet, outDir: out, stallTimeoutMs: 30_000, timeoutMs: 45_000, log: (l) => log.push(l) });
+    expect(r, log.join('\n')).toMatchObject({ ok: true, bytes: data.length, hashFailures: 0 });
+    expect(log.some((l) => l.startsWith('metadata: '))).toBe(true);
     expect((await readFile(path.join(out, 'tr.bin'))).equals(Buffer.from(data))).toBe(true);
   }, 55_000);
 });
