@@ -222,7 +222,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
             link,
             (e) => {
               connected.delete(key);
-              if (e) o.log?.(`peer ${key}: ${e.message}`);
+              if (e) o.log?.(peerLine(key, e));
               retry(a, n);
               dial();
             },
@@ -231,7 +231,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
         },
         (e: Error) => {
           connecting--;
-          o.log?.(`peer ${key}: ${e.message}`);
+          o.log?.(peerLine(key, e));
           retry(a, n);
           dial();
         },
@@ -424,4 +424,10 @@ async function torrentOfMagnet(o: DownloadOptions): Promise<Torrent> {
     ...(o.handshakeTimeoutMs !== undefined ? { timeoutMs: Math.max(o.handshakeTimeoutMs, 10_000) } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
+}
+
+/** `peer HOST:PORT: what went wrong`, once: a PeerError's message already starts with the address. */
+function peerLine(key: string, e: Error): string {
+  const said = e.message.startsWith(`${key}: `) ? e.message.slice(key.length + 2) : e.message;
+  return `peer ${key}: ${said}`;
 }

@@ -8,6 +8,20 @@ import { captureIo } from '../../tools/io.js';
 import { handler as downloadHandler } from '../../tools/commands/download.js';
 import { handler as seedHandler } from '../../tools/commands/seed.js';
 import { fixture, sameFiles } from '../engine/helpers.js';
+import { TransportError } from '../../lib/core/errors.js';
+import { describeError } from '../../tools/errors.js';
+import { EXIT } from '../../tools/exit-codes.js';
+import { createServer } from 'node:net';
+
+/** A loopback port nothing listens on (bound, then closed). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 /** The download and seed tools called as handlers (what the CLI runs), against btscope seeders on loopback. */
 let dir: string;
@@ -47,6 +61,29 @@ describe('btscope download (handler)', () => {
     expect(io.stderr).toEqual([]);
     expect(writes).not.toHaveBeenCalled();
     expect(await sameFiles(out, 't.bin', fx.files, true)).toBe(true);
+  });
+
+  it('--verbose says on stderr what happened to each peer, each address once; without it, nothing', async () => {
+    const { torrentPath, peer } = await seeded();
+    const dead = await closedPort();
+    const quiet = captureIo();
+    expect(await downloadHandler({ ...base, target: torrentPath, o: path.join(dir, 'q'), peer: [`127.0.0.1:${dead}`, peer], json: false, io: quiet })).toBe(0);
+    expect(quiet.stderr).toEqual([]);
+    const loud = captureIo();
+    expect(await downloadHandler({ ...base, target: torrentPath, o: path.join(dir, 'v'), peer: [`127.0.0.1:${dead}`, peer], json: false, verbose: true, io: loud })).toBe(0);
+    const refused = loud.stderr.filter((l) => l.includes('ECONNREFUSED'));
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    for (const l of refused) expect(l).toBe(`peer 127.0.0.1:${dead}: connect ECONNREFUSED 127.0.0.1:${dead}`);
+  });
+
+  it('only a dead peer: stalled after --timeout, a TransportError (exit 4 in the CLI)', async () => {
+    const { torrentPath } = await seeded();
+    const dead = await closedPort();
+    const err = (await downloadHandler({ ...base, timeout: 1, target: torrentPath, o: path.join(dir, 'd'), peer: [`127.0.0.1:${dead}`], json: true, io: captureIo() }).catch((e: unknown) => e)) as TransportError;
+    expect(err).toBeInstanceOf(TransportError);
+    expect(err.code).toBe('stalled');
+    expect(describeError(err).exitCode).toBe(EXIT.network);
+    expect(err.message).toMatch(/no progress for 1 s: no peer connected \(1 address known, 0 banned\)/);
   });
 
   it('progress bar on stderr only when it is a TTY; a text summary on stdout', async () => {

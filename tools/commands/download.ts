@@ -33,11 +33,14 @@ export function builder(y: Argv) {
     .option('max-peers', { type: 'number', default: 30, describe: 'Peers connected at once' })
     .option('listen-port', { type: 'number', describe: 'Accept incoming peers on this port while downloading (0 = any)' })
     .option('timeout', { type: 'number', default: 60, describe: 'Give up after this many seconds without a verified piece' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Say on stderr what happens to each peer: connect failures, disconnects, bans, PEX peers, tracker answers' })
     .epilog(
       'Progress (done, rate, peers, ETA) is drawn on stderr only when stderr is a terminal. --json prints one summary object: ' +
         'ok, infoHash, name, length, bytes (verified this run), resumedBytes, seconds, peers, peersWithData, hashFailures, banned, ' +
         'wastedBytes, uploadedBytes, checkedPieces, checkSeconds. A killed download resumes: run the same command again. ' +
-        'v1, v2 (BEP 52 piece layers) and hybrid torrents are verified piece by piece.',
+        'v1, v2 (BEP 52 piece layers) and hybrid torrents are verified piece by piece. ' +
+        'Exit codes: 0 downloaded and verified; 1 no peer gave the metadata or the data could not be completed; 2 usage or an unusable -o; ' +
+        '3 the torrent or magnet link is malformed; 4 stalled (no verified piece for --timeout seconds: no peer reachable, or none sent data).',
     )
     .option('full-check', { type: 'boolean', default: false, describe: 'Re-hash every piece on disk at start (default: only what the resume journal names)' })
     .example('$0 download x.torrent -o out/', 'from the trackers of x.torrent')
@@ -54,6 +57,7 @@ interface Args {
   'max-peers': number;
   'listen-port'?: number;
   timeout: number;
+  verbose?: boolean;
   'full-check': boolean;
   json: boolean;
   io?: unknown;
@@ -64,7 +68,7 @@ export async function handler(argv: Args): Promise<number> {
   const peers: PeerAddress[] = argv.peer.map(parsePeerArg);
   const onFrame = frameLogger(io, argv.frames, argv['frames-limit']);
   const log = (line: string) => {
-    if (!argv.json && process.env['BTSCOPE_VERBOSE']) io.err(line);
+    if (argv.verbose && !argv.json) io.err(line);
   };
   let torrent: Torrent;
   let trackers: string[][];
