@@ -44,7 +44,7 @@ export interface DownloadOptions {
   peerId?: Uint8Array;
   /** Give up when no verified byte arrives for this long (default 60 s). */
   stallTimeoutMs?: number;
-  /** Whole download limit (default none). */
+  /** Whole download limit, a magnet's metadata included (default none). */
   timeoutMs?: number;
   requestTimeoutMs?: number;
   handshakeTimeoutMs?: number;
@@ -144,6 +144,7 @@ export async function checkExisting(
  * never dialling a banned address again), until every piece is verified.
  */
 export async function download(o: DownloadOptions): Promise<DownloadSummary> {
+  const calledAt = Date.now();
   const t = o.torrent ?? (await torrentOfMagnet(o));
   // v1: SHA-1 pieces; v2 (BEP 52): piece layers, checked against the pieces roots here, before any download; hybrid: both.
   const infoHash = wireInfoHash(t);
@@ -339,7 +340,8 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
   if (o.timeoutMs !== undefined) {
     limits.push(
       new Promise<never>((_, rej) => {
-        overallTimer = setTimeout(() => rej(new TransportError('timeout', `download not complete after ${o.timeoutMs} ms`)), o.timeoutMs);
+        const left = Math.max(0, o.timeoutMs! - (Date.now() - calledAt));
+        overallTimer = setTimeout(() => rej(new TransportError('timeout', `download not complete after ${o.timeoutMs} ms`)), left);
       }),
     );
   }
@@ -422,6 +424,8 @@ async function torrentOfMagnet(o: DownloadOptions): Promise<Torrent> {
     peerId: o.peerId ?? makePeerId(),
     ...(o.trackers ? { trackers: o.trackers } : {}),
     ...(o.handshakeTimeoutMs !== undefined ? { timeoutMs: Math.max(o.handshakeTimeoutMs, 10_000) } : {}),
+    ...(o.timeoutMs !== undefined ? { deadlineMs: o.timeoutMs } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
 }

@@ -17,6 +17,10 @@ export interface ResolveMagnetOptions {
   timeoutMs?: number;
   /** At most this many peers are tried (default 20). */
   maxPeers?: number;
+  /** The whole resolution, every peer included (ms); no peer is started, or waited for, past it. */
+  deadlineMs?: number;
+  /** Stops the resolution: the peer being asked is closed, and `aborted` thrown. */
+  signal?: AbortSignal;
   log?: (line: string) => void;
 }
 
@@ -38,19 +42,33 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
   const trackers = o.trackers ?? m.trackers.map((t) => [t]);
   let torrent: Torrent | undefined;
   const errors: string[] = [];
+  const until = o.deadlineMs !== undefined ? Date.now() + o.deadlineMs : Infinity;
+  let timeUp = false;
   for (const c of o.peers.slice(0, o.maxPeers ?? 20)) {
+    if (o.signal?.aborted) break;
+    const left = until - Date.now();
+    if (left <= 0) {
+      timeUp = true;
+      break;
+    }
+    const perPeer = Math.min(o.timeoutMs ?? 30_000, left);
     let conn: PeerConnection | undefined;
+    const onAbort = (): void => conn?.close();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      conn = await PeerConnection.connect(c.host, c.port, {
+      conn = await closedOnAbort(PeerConnection.connect(c.host, c.port, {
+        connectTimeoutMs: Math.min(10_000, perPeer),
+        handshakeTimeoutMs: Math.min(10_000, perPeer),
         infoHash: wireHash,
         peerId: o.peerId,
         reserved: makeReserved({ extended: true, fast: true, v2: Boolean(m.infoHashV2) }),
         // Both hashes named: a hybrid, which the peer may upgrade to its v2 hash (BEP 52).
         ...(m.infoHash && m.infoHashV2 ? { upgradeInfoHash: m.infoHashV2.subarray(0, 20) } : {}),
-      });
+      }), o.signal);
       if (conn.upgraded) o.log?.(`${conn.peer}: handshake upgraded to the v2 info-hash ${toHex(conn.torrentInfoHash)} (BEP 52)`);
       if (!torrent) {
-        const r = await fetchMetadata(conn, conn.torrentInfoHash, { timeoutMs: o.timeoutMs ?? 30_000, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}) });
+        if (o.signal?.aborted) break;
+        const r = await fetchMetadata(conn, conn.torrentInfoHash, { timeoutMs: Math.max(1, Math.min(perPeer, until - Date.now())), ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}) });
         const parsed = parseInfoDict(r.info, { trackers });
         checkNamedHashes(m, parsed, r.peer);
         torrent = parsed;
@@ -61,7 +79,7 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
       // Only a link that named the v2 hash set our v2 bit; without it a peer may not answer hash requests.
       if (hybrid && !m.infoHashV2) return torrent;
       try {
-        const layers = await fetchPieceLayers(conn, torrent, { timeoutMs: o.timeoutMs ?? 30_000 });
+        const layers = await fetchPieceLayers(conn, torrent, { timeoutMs: Math.max(1, Math.min(perPeer, until - Date.now())) });
         o.log?.(`piece layers: ${layers.size} file(s) from ${conn.peer}`);
         return withPieceLayers(torrent, layers);
       } catch (e) {
@@ -73,9 +91,12 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
       errors.push(`${c.host}:${c.port}: ${(e as Error).message}`);
       o.log?.(`magnet ${c.host}:${c.port}: ${(e as Error).message}`);
     } finally {
+      o.signal?.removeEventListener('abort', onAbort);
       conn?.close();
     }
   }
+  if (o.signal?.aborted) throw new BtscopeError('aborted', 'magnet resolution aborted');
+  if (timeUp) errors.push(`gave up after ${((o.deadlineMs ?? 0) / 1000).toFixed(1)} s`);
   const why = errors.length ? `: ${errors.join('; ')}` : ' (no peers known)';
   if (!torrent) throw new BtscopeError('no_metadata', `no peer gave the metadata for ${toHex(m.infoHashV2 ?? wireHash)}${why}`);
   throw new BtscopeError('no_piece_layers', `${torrent.name}: no peer gave the piece layers (BEP 52 hash requests)${why}`);
@@ -93,4 +114,27 @@ function checkNamedHashes(m: MagnetLink, t: Torrent, peer: string): void {
       throw new PeerError('metadata_hash_mismatch', `the metadata's ${which} info-hash is ${got ? toHex(got) : 'absent'}, but the magnet link names ${toHex(want)}`, peer);
     }
   }
+}
+
+/** A connection attempt that an abort gives up on at once (closing the connection if it comes later). */
+function closedOnAbort(p: Promise<PeerConnection>, signal: AbortSignal | undefined): Promise<PeerConnection> {
+  if (!signal) return p;
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(new BtscopeError('aborted', 'magnet resolution aborted'));
+      p.then((c) => c.close(), () => undefined);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (c) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(c);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }

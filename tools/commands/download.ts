@@ -85,6 +85,7 @@ export async function handler(argv: Args): Promise<number> {
       peerId,
       trackers,
       timeoutMs: Math.min(argv.timeout * 1000, 30_000),
+      deadlineMs: argv.timeout * 1000,
       ...(argv.json ? {} : { log: (line: string) => io.err(line) }),
     });
   } else {
