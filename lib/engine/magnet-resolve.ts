@@ -52,6 +52,8 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
       break;
     }
     const perPeer = Math.min(o.timeoutMs ?? 30_000, left);
+    /** What this peer may still take: its own limit, within the whole search's. */
+    const budget = (): number => Math.max(1, Math.min(perPeer, until - Date.now()));
     let conn: PeerConnection | undefined;
     const onAbort = (): void => conn?.close();
     o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -68,7 +70,7 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
       if (conn.upgraded) o.log?.(`${conn.peer}: handshake upgraded to the v2 info-hash ${toHex(conn.torrentInfoHash)} (BEP 52)`);
       if (!torrent) {
         if (o.signal?.aborted) break;
-        const r = await fetchMetadata(conn, conn.torrentInfoHash, { timeoutMs: Math.max(1, Math.min(perPeer, until - Date.now())), ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}) });
+        const r = await fetchMetadata(conn, conn.torrentInfoHash, { timeoutMs: budget(), ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2 } : {}) });
         const parsed = parseInfoDict(r.info, { trackers });
         checkNamedHashes(m, parsed, r.peer);
         torrent = parsed;
@@ -79,7 +81,7 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
       // Only a link that named the v2 hash set our v2 bit; without it a peer may not answer hash requests.
       if (hybrid && !m.infoHashV2) return torrent;
       try {
-        const layers = await fetchPieceLayers(conn, torrent, { timeoutMs: Math.max(1, Math.min(perPeer, until - Date.now())) });
+        const layers = await fetchPieceLayers(conn, torrent, { timeoutMs: budget() });
         o.log?.(`piece layers: ${layers.size} file(s) from ${conn.peer}`);
         return withPieceLayers(torrent, layers);
       } catch (e) {
