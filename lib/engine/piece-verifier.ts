@@ -88,20 +88,25 @@ export class PieceVerifier {
     return p;
   }
 
-  /** BEP 52: only the file's own bytes are leaves; blocks past its end are zero hashes, not hashes of zeros. */
   private v2Matches(index: number, bytes: Uint8Array): boolean {
-    const t = this.v2!;
-    const want = pieceHashV2(t, index);
-    if (!want) {
-      // A piece that starts in padding (hybrid pad files after the last byte of a file) has no v2 hash.
-      const f = t.files[fileAt(t.files, index * this.pieceLength)]!;
-      return f.pad;
-    }
-    const f = t.files[want.fileIndex]!;
-    const inFile = Math.min(bytes.length, f.offset + f.length - index * this.pieceLength);
-    const got = v2PieceHash(bytes.subarray(0, inFile), this.pieceLength, want.fileLength);
-    return Buffer.from(got).equals(Buffer.from(want.hash));
+    const c = checkPieceV2(this.v2!, index, bytes);
+    // A piece that starts in padding (hybrid pad files after the last byte of a file) has no v2 hash.
+    return c ? c.ok : this.v2!.files[fileAt(this.v2!.files, index * this.pieceLength)]!.pad;
   }
+}
+
+/**
+ * Piece `index`'s bytes against its v2 hash (BEP 52): only the file's own bytes
+ * are leaves; blocks past its end are zero hashes, not hashes of zeros.
+ * undefined when the piece has no v2 hash here (padding, no v2 part, layer unknown).
+ */
+export function checkPieceV2(t: Torrent, index: number, bytes: Uint8Array): { ok: boolean; got: Uint8Array; want: Uint8Array } | undefined {
+  const want = pieceHashV2(t, index);
+  if (!want) return undefined;
+  const f = t.files[want.fileIndex]!;
+  const inFile = Math.min(bytes.length, f.offset + f.length - index * t.pieceLength);
+  const got = v2PieceHash(bytes.subarray(0, inFile), t.pieceLength, want.fileLength);
+  return { ok: Buffer.from(got).equals(Buffer.from(want.hash)), got, want: want.hash };
 }
 
 /**
