@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { bytesEqual, toHex } from '../core/bytes.js';
+import { bytesEqual, fromHex, toHex } from '../core/bytes.js';
 import { decodeUtMetadata, encodeUtMetadata, metadataPieceCount, metadataPieceLength, DEFAULT_MAX_METADATA_SIZE } from '../wire/ut-metadata.js';
 import { PeerError, type PeerConnection } from './peer-connection.js';
 import { DecodeError } from '../core/errors.js';
@@ -94,9 +94,10 @@ export async function fetchMetadata(
 /**
  * A .torrent around received metadata: `announce`/`announce-list` from the
  * magnet's trackers and the info dict spliced in byte for byte (so the
- * info-hash stays what the swarm uses, whatever the dict's encoding).
+ * info-hash stays what the swarm uses, whatever the dict's encoding), and for
+ * v2 the piece layers (BEP 52) where they were fetched.
  */
-export function torrentFromMetadata(info: Uint8Array, trackers: readonly string[] = []): Uint8Array {
+export function torrentFromMetadata(info: Uint8Array, trackers: readonly string[] = [], pieceLayers?: ReadonlyMap<string, Uint8Array>): Uint8Array {
   const enc = new TextEncoder();
   const str = (s: string): string => `${enc.encode(s).length}:${s}`;
   let head = 'd';
@@ -105,10 +106,22 @@ export function torrentFromMetadata(info: Uint8Array, trackers: readonly string[
     if (trackers.length > 1) head += `13:announce-listl${trackers.map((t) => `l${str(t)}e`).join('')}e`;
   }
   head += '4:info';
-  const a = enc.encode(head);
-  const out = new Uint8Array(a.length + info.length + 1);
-  out.set(a, 0);
-  out.set(info, a.length);
-  out[out.length - 1] = 0x65; // 'e'
+  const parts: Uint8Array[] = [enc.encode(head), info];
+  // BEP 52 piece layers (keys are the raw 32-byte pieces roots; hex order is their byte order).
+  if (pieceLayers && pieceLayers.size > 0) {
+    parts.push(enc.encode('12:piece layersd'));
+    for (const root of [...pieceLayers.keys()].sort()) {
+      const layer = pieceLayers.get(root)!;
+      parts.push(enc.encode('32:'), fromHex(root), enc.encode(`${layer.length}:`), layer);
+    }
+    parts.push(enc.encode('e'));
+  }
+  parts.push(enc.encode('e'));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

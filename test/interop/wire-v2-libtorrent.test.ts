@@ -6,13 +6,17 @@ import { toHex } from '../../lib/core/bytes.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { captureIo } from '../../tools/io.js';
 import * as pieceTool from '../../tools/commands/piece.js';
+import * as metadataTool from '../../tools/commands/metadata.js';
+import { execFileSync } from 'node:child_process';
+import { parseTorrent } from '../../lib/metainfo/parse.js';
+import { LIBTORRENT_PYTHON } from '../helpers/peers.js';
 import { havePeers } from '../helpers/peers.js';
 import { startLtSeed, type LtSeed } from '../helpers/lt-seed.js';
 import { ltMakeTorrent, writeDataset } from '../helpers/lt-make.js';
 import { behaviors, startHostilePeer } from '../helpers/hostile-peer.js';
 
 /**
- * `btscope piece` on a v2-only torrent (BEP 52) made and seeded by libtorrent:
+ * `btscope metadata` and `btscope piece` on a v2-only torrent (BEP 52) made and seeded by libtorrent:
  * each piece checked against its merkle hash, from the piece layer of a
  * multi-piece file or the pieces root of a file that fits in one piece; from a
  * urn:btmh magnet the layer comes from the peer by hash request first.
@@ -23,7 +27,7 @@ const FILES: [string[], number][] = [
   [['small.bin'], 9_000], // under a piece: its pieces root is its hash
 ];
 
-describe.skipIf(!havePeers('libtorrent'))('piece: v2-only torrents from libtorrent', () => {
+describe.skipIf(!havePeers('libtorrent'))('metadata and piece: v2-only torrents from libtorrent', () => {
   let dir: string;
   let torrentPath: string;
   let t: Torrent;
@@ -87,5 +91,19 @@ describe.skipIf(!havePeers('libtorrent'))('piece: v2-only torrents from libtorre
     } finally {
       await bad.close();
     }
+  }, 30_000);
+
+  it('metadata from a urn:btmh magnet: the .torrent carries the piece layers (equal to libtorrent\'s), and libtorrent loads it', async () => {
+    const out = path.join(dir, 'm.torrent');
+    const io = captureIo();
+    const code = await metadataTool.handler({ magnet: `magnet:?xt=urn:btmh:1220${toHex(t.infoHashV2!)}`, peer: [`127.0.0.1:${seed!.port}`], o: out, json: true, frames: false, timeout: 20, io });
+    expect(code, io.stderr.join('\n')).toBe(0);
+    expect(JSON.parse(io.text())).toMatchObject({ infoHashV2: toHex(t.infoHashV2!), pieceLayers: 1 });
+    const got = parseTorrent(new Uint8Array(await readFile(out)));
+    expect([...got.pieceLayers.entries()].map(([k, v]) => [k, Buffer.from(v).toString('hex')])).toEqual(
+      [...t.pieceLayers.entries()].map(([k, v]) => [k, Buffer.from(v).toString('hex')]),
+    );
+    const lt = execFileSync(LIBTORRENT_PYTHON, ['-c', 'import sys, libtorrent as lt; ti = lt.torrent_info(sys.argv[1]); print(str(ti.info_hashes().v2), ti.num_pieces())', out], { encoding: 'utf8', timeout: 20_000 });
+    expect(lt.trim()).toBe(`${toHex(t.infoHashV2!)} ${t.pieceCount}`);
   }, 30_000);
 });
