@@ -55,6 +55,12 @@ export interface PeerLinkOptions {
   idleTimeoutMs?: number;
   /** Every frame both ways, annotated (for --frames). */
   onFrame?: (frame: Frame, direction: Direction) => void;
+  /**
+   * Set the BEP 52 v2 reserved bit (reserved[7] & 0x10). Only on a connection
+   * for a v2 info-hash: on a hybrid's v1 hash the bit offers an upgrade to v2
+   * that this link does not follow.
+   */
+  v2?: boolean;
 }
 
 /** Bytes a peer's outgoing buffer may hold before the seeder waits for 'drain'. */
@@ -135,7 +141,7 @@ export class PeerLink {
         opts.handshakeTimeoutMs ?? 10_000,
       );
       const sendHandshake = (): void => {
-        const reserved = makeReserved({ extended: true, fast: true });
+        const reserved = makeReserved({ extended: true, fast: true, v2: opts.v2 ?? false });
         const hs = encodeHandshake({ reserved, infoHash: opts.infoHash, peerId: opts.peerId });
         const at = this.bytesOut;
         this.writeRaw(hs);

@@ -79,6 +79,8 @@ export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
   const linkOptions = (address: string) => ({
     infoHash: infoHash,
     peerId,
+    // BEP 52: a v2-only torrent's connections are v2 (its info-hash is the truncated SHA-256); say so.
+    v2: t.infoHash === null && t.infoHashV2 !== null,
     pieceCount: t.pieceCount,
     extended: { reqq: MAX_UPLOAD_QUEUE, p: port, metadataSize: t.info.length },
     ...(o.onFrame ? { onFrame: (f: Frame, d: Direction) => o.onFrame!(f, d, address) } : {}),

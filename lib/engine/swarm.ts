@@ -14,6 +14,7 @@ import { LOCAL_EXTENSION_IDS } from '../wire/extended.js';
 import { allowedFastSet } from '../wire/allowed-fast.js';
 import { judgeRequest, servedWhileChoked, allowedFastIpv4, ALLOWED_FAST_COUNT } from './upload-rules.js';
 import { PexSender, pexContacts, pexKey, PEX_FIRST_DELAY_MS, PEX_INTERVAL_MS, type PexLimits, type PexPeerView } from './pex-sender.js';
+import { answerHashRequest, type PieceTree } from './hash-answer.js';
 
 const DEFAULT_WRITE_BUDGET = 8 * 1024 * 1024;
 
@@ -25,6 +26,13 @@ const READ_AHEAD = 32;
 
 /** Consecutive blocks gathered into one write (16 x 16 KiB = 256 KiB). */
 const WRITE_RUN = 16;
+
+/**
+ * A hashes answer that would leave more than this queued for a peer gets a
+ * hash reject instead: a peer that asks and does not read cannot grow our
+ * memory (each request of 53 bytes may ask for 8192 hashes, 256 KiB).
+ */
+const HASH_ANSWER_BUFFER = 4 * 1024 * 1024;
 
 /**
  * One torrent's swarm as seen by btscope: every connected peer, both roles at
@@ -152,6 +160,8 @@ export class Swarm {
   /** Bumped when what PEX would list may have changed (a peer came, went, gave its listen port or its pieces). */
   private pexEpoch = 0;
   private pexQueued = false;
+  /** BEP 52 trees above each file's piece layer, built on the first request that needs an uncle hash. */
+  private readonly hashTrees = new Map<string, PieceTree>();
 
   constructor(readonly o: SwarmOptions) {
     const t = o.torrent;
@@ -308,15 +318,37 @@ export class Swarm {
         return this.fill(p);
       case 'extended':
         return this.onExtended(p, m.extId, m.payload);
+      case 'hash_request':
+        return this.onHashRequest(p, m);
       case 'keep_alive':
       case 'port':
       case 'suggest_piece':
-      case 'hash_request':
       case 'hashes':
       case 'hash_reject':
       case 'unknown':
         return;
     }
+  }
+
+  /**
+   * BEP 52: a hash request "MUST be answered with either a 'hashes' or 'hash
+   * reject' message": exactly one answer, from the piece layers in memory
+   * (hash-answer.ts). A v1 torrent, a layer we do not have (a magnet before it
+   * was fetched), the block layer, a bad range, or a peer not reading its
+   * answers: hash reject, echoing the request.
+   */
+  private onHashRequest(p: SwarmPeer, m: Extract<Message, { type: 'hash_request' }>): void {
+    const t = this.o.torrent;
+    const req = { piecesRoot: m.piecesRoot, baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers };
+    const a = t.infoHashV2 ? answerHashRequest(t, req, { trees: this.hashTrees }) : ({ ok: false, reason: 'v1', message: 'a v1 torrent has no merkle trees' } as const);
+    const queued = p.link.socket.writableLength;
+    if (a.ok && queued + a.hashes.length <= HASH_ANSWER_BUFFER) {
+      p.link.send({ type: 'hashes', ...req, hashes: a.hashes });
+      return;
+    }
+    const why = a.ok ? `${queued} bytes already queued for it` : `${a.reason}: ${a.message}`;
+    this.o.log?.(`peer ${p.link.address}: hash reject (index ${m.index}, length ${m.length}, base layer ${m.baseLayer}, proof layers ${m.proofLayers}): ${why}`);
+    p.link.send({ type: 'hash_reject', ...req });
   }
 
   private violation(p: SwarmPeer, what: string): void {
