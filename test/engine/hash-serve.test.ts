@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { encode } from '../../lib/bencode/encode.js';
 import { parseInfoDict, parseTorrent } from '../../lib/metainfo/parse.js';
 import { merkleRoot, rootFromPieceLayer, sha256, v2PieceHash } from '../../lib/metainfo/merkle.js';
 import { deterministicBytes } from '../../lib/engine/make-torrent.js';
-import { makePeerId } from '../../lib/engine/downloader.js';
+import { download, makePeerId } from '../../lib/engine/downloader.js';
 import { startSeeder, type RunningSeeder } from '../../lib/engine/seeder.js';
 import { PeerConnection } from '../../lib/engine/peer-connection.js';
 import { fetchPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
@@ -187,6 +187,17 @@ describe('a v1 torrent has no merkle trees', () => {
       c.socket.destroy();
       await s.close();
       await rm(v1dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
+  it('btscope download of a urn:btmh magnet from btscope seed: metadata, both piece layers by hash request, data byte-identical', async () => {
+    const out = path.join(dir, 'from-magnet');
+    const dlLog: string[] = [];
+    const r = await download({ magnet: `magnet:?xt=urn:btmh:1220${toHex(t.infoHashV2!)}&x.pe=127.0.0.1:${seeder.port}`, outDir: out, stallTimeoutMs: 10_000, log: (l) => dlLog.push(l) });
+    expect(r, dlLog.join('\n')).toMatchObject({ ok: true, hashFailures: 0 });
+    expect(dlLog).toContain(`piece layers: 2 file(s) from 127.0.0.1:${seeder.port}`);
+    for (const [name] of FILES) {
+      expect((await readFile(path.join(out, 'hashserve', name))).equals(await readFile(path.join(dir, 'hashserve', name)))).toBe(true);
     }
   }, 20_000);
 });
