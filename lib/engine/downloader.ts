@@ -6,7 +6,7 @@ import type { MagnetLink, Torrent } from '../metainfo/types.js';
 import { parseMagnet } from '../magnet/parse.js';
 import { resolveMagnet } from './magnet-resolve.js';
 import { safeFilePath } from '../metainfo/safe-path.js';
-import { BtscopeError, TransportError } from '../core/errors.js';
+import { BtscopeError, TransportError, UsageError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
 import { toHex } from '../core/bytes.js';
 import type { Direction } from '../wire/extended.js';
@@ -151,7 +151,10 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
   const started = performance.now();
   const outDir = path.resolve(o.outDir);
   const peerId = o.peerId ?? makePeerId();
-  await mkdir(outDir, { recursive: true });
+  await mkdir(outDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new UsageError(`-o ${o.outDir}: a file is in the way (the download goes into a folder, created if missing)`);
+    throw e;
+  });
   const storage = new Storage(torrentStorageFiles(t.files, outDir, safeFilePath), { root: outDir });
   const { journal, state } = await ResumeJournal.open(path.join(outDir, resumeFileName(toHex(infoHash))), {
     infoHash: t.infoHash ?? t.infoHashV2!,

@@ -76,6 +76,16 @@ describe('btscope download (handler)', () => {
     for (const l of refused) expect(l).toBe(`peer 127.0.0.1:${dead}: connect ECONNREFUSED 127.0.0.1:${dead}`);
   });
 
+  it('-o names a file (or a path through one): a usage error naming it, not a crash', async () => {
+    const { torrentPath, peer } = await seeded();
+    const file = path.join(dir, 'a-file');
+    await writeFile(file, 'x');
+    for (const o of [file, path.join(file, 'sub')]) {
+      const err = (await downloadHandler({ ...base, target: torrentPath, o, peer: [peer], json: true, io: captureIo() }).catch((e: unknown) => e)) as Error;
+      expect(describeError(err)).toEqual({ message: `-o ${o}: a file is in the way (the download goes into a folder, created if missing)`, exitCode: EXIT.usage });
+    }
+  });
+
   it('only a dead peer: stalled after --timeout, a TransportError (exit 4 in the CLI)', async () => {
     const { torrentPath } = await seeded();
     const dead = await closedPort();
