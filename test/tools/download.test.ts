@@ -179,11 +179,14 @@ describe('btscope seed (handler)', () => {
     }
   }, 20_000);
 
-  it('nothing to seed (empty folder): exit code 1, said on stderr', async () => {
+  it('nothing to seed (empty folder): exit code 1 at once, without waiting for a stop, said on stderr', async () => {
     const { torrentPath } = await seeded();
     const io = captureIo();
-    const code = await seedHandler({ target: torrentPath, dir: path.join(dir, 'empty'), port: 0, host: '127.0.0.1', tracker: [], connect: [], 'skip-check': false, 'frames-limit': 0, json: false, io, stop: Promise.resolve() });
-    expect(code).toBe(1);
+    const never = new Promise<void>(() => undefined);
+    const err = (await seedHandler({ target: torrentPath, dir: path.join(dir, 'empty'), port: 0, host: '127.0.0.1', tracker: [], connect: [], 'skip-check': false, 'frames-limit': 0, json: false, io, stop: never }).catch((e: unknown) => e)) as Error;
+    const said = describeError(err);
+    expect(said.exitCode).toBe(EXIT.failure);
+    expect(said.message).toMatch(/^none of the 10 pieces is in .*empty \(check DIR/);
     expect(io.stderr.join('\n')).toMatch(/10 of 10 pieces missing or wrong/);
   });
 });

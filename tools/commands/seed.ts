@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { toHex } from '../../lib/core/bytes.js';
+import { BtscopeError } from '../../lib/core/errors.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
 import { withJson } from '../options.js';
 import { ioOf } from '../io.js';
@@ -61,6 +62,11 @@ export async function handler(argv: Args): Promise<number> {
     ...(onFrame ? { onFrame } : {}),
   });
   const have = seeder.swarm.picker.piecesHave;
+  if (have === 0) {
+    // Nothing verified under DIR: nothing to serve, so no point in listening.
+    await seeder.close();
+    throw new BtscopeError('nothing_to_seed', `none of the ${torrent.pieceCount} pieces is in ${argv.dir} (check DIR: the torrent's files go under it as a download would write them)`);
+  }
   const ready = {
     ok: have === torrent.pieceCount,
     infoHash: torrent.infoHash ? toHex(torrent.infoHash) : null,
@@ -81,5 +87,5 @@ export async function handler(argv: Args): Promise<number> {
   process.off('SIGTERM', onSignal);
   await seeder.close();
   if (!argv.json) io.err(`served ${seeder.peersServed()} peer(s), uploaded ${seeder.swarm.uploaded.total} bytes`);
-  return have === 0 ? EXIT.failure : EXIT.ok;
+  return EXIT.ok;
 }
