@@ -24,7 +24,12 @@ export function builder(y: Argv) {
     .option('seconds', { type: 'number', describe: 'Stop after this many seconds (default: until Ctrl-C)' })
     .option('frames', { type: 'string', describe: 'Show frames hex-annotated; optionally only these message types' })
     .option('frames-limit', { type: 'number', default: 40, describe: 'Frames shown at most' })
-    .example('$0 seed x.torrent data/ --port 6881', 'serve data/ for x.torrent on 127.0.0.1:6881');
+    .example('$0 seed x.torrent data/ --port 6881', 'serve data/ for x.torrent on 127.0.0.1:6881')
+    .epilogue(
+      'Every piece is hashed first (v1 SHA-1, v2 piece layers, both for hybrids) and only verified pieces are served; ' +
+        'ut_metadata (so magnet links work), ut_pex and BEP 52 hash requests are answered. --json prints where it listens. ' +
+        'Exit codes: 0 stopped by Ctrl-C, SIGTERM or --seconds; 1 none of the pieces is under DIR; 2 usage; 3 the torrent is malformed.',
+    );
 }
 
 interface Args {
