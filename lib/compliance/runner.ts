@@ -46,6 +46,7 @@ const SCENARIO_ORDER: readonly ScenarioName[] = [
   'oversize_request',
   'beyond_piece_request',
   'bad_index_request',
+  'v2_hashes',
 ];
 
 /**
@@ -53,7 +54,7 @@ const SCENARIO_ORDER: readonly ScenarioName[] = [
  * time, then every check over the recorded sessions.
  */
 export async function runCompliance(target: ComplyTarget, options: RunOptions): Promise<ComplianceReport> {
-  if (!target.infoHash) throw new UsageError('the target has no v1 info-hash (v2-only torrents are not checked yet)');
+  if (!target.infoHash && !target.infoHashV2) throw new UsageError('the target has neither a v1 nor a v2 info-hash');
   const checks = selectChecks(options.checks ?? ALL_CHECKS, options.only);
   const needed = new Set(checks.flatMap((c) => c.scenarios));
   const sessions = new Map<ScenarioName, SessionRecord>();

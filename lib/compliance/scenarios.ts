@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '../wire/ut-metadata.js';
 import { encodeExtendedHandshake, decodeExtendedHandshake, LOCAL_EXTENSION_IDS } from '../wire/extended.js';
-import { makeReserved } from '../wire/handshake.js';
+import { makeReserved, supportsV2 } from '../wire/handshake.js';
 import type { Message } from '../wire/messages.js';
 import { encodeUtf8 } from '../core/bytes.js';
 import { ProbeSession } from './probe-session.js';
 import { extendedOn, fastOn, isAnswered, type Event } from './view.js';
 import type { ComplyTarget, ScenarioName, SessionRecord } from './types.js';
+import { answersHashRequest, v2Plan } from './checks/v2.js';
 
 /** BEP 3 convention: requests are for 16 KiB blocks. */
 export const BLOCK = 16 * 1024;
@@ -68,6 +69,7 @@ const SCENARIOS: Record<ScenarioName, (s: ProbeSession, t: ComplyTarget, time: T
   oversize_request: (s, t, time) => badRequest(s, t, time, req(0, 0, 2 * BLOCK)),
   beyond_piece_request: (s, t, time) => badRequest(s, t, time, req(0, Math.max(0, pieceSize(t, 0) - 8), Math.min(BLOCK, pieceSize(t, 0)))),
   bad_index_request: (s, t, time) => badRequest(s, t, time, req(t.pieceCount, 0, Math.min(BLOCK, t.pieceLength))),
+  v2_hashes: v2HashesScenario,
 };
 
 /** The reserved bits each scenario offers: all of them clear only in `plain`. */
@@ -80,17 +82,33 @@ const RESERVED: Record<ScenarioName, Uint8Array> = {
   oversize_request: makeReserved({ extended: true, fast: true }),
   beyond_piece_request: makeReserved({ extended: true, fast: true }),
   bad_index_request: makeReserved({ extended: true, fast: true }),
+  v2_hashes: makeReserved({ extended: true, fast: true, v2: true }),
 };
+
+/**
+ * The info-hash our handshake carries: the SHA-1 one (v1, hybrid), else the
+ * first 20 bytes of the SHA-256 one (BEP 52, a v2-only torrent).
+ */
+export function handshakeInfoHash(t: ComplyTarget): Uint8Array {
+  if (t.infoHash) return t.infoHash;
+  if (t.infoHashV2) return t.infoHashV2.subarray(0, 20);
+  throw new RangeError('the target has no info-hash');
+}
 
 /** Connect, run one scenario, close. Always returns a record (a refused connection is a record too). */
 export async function runScenario(name: ScenarioName, target: ComplyTarget, o: ScenarioOptions): Promise<SessionRecord> {
   const answer = o.answerMs ?? 5000;
+  // Nothing to ask a v2 question about: no connection at all, the checks say why they skip.
+  const plan = name === 'v2_hashes' ? v2Plan(target) : undefined;
+  if (typeof plan === 'string') {
+    return { scenario: name, ourReserved: RESERVED[name], ourInfoHash: handshakeInfoHash(target), preHandshake: new Uint8Array(0), events: [], notes: [plan], facts: {} };
+  }
   const time: Timing = { settle: o.settleMs ?? 1500, answer, deadline: Date.now() + o.timeoutMs };
   const s = await ProbeSession.open({
     host: o.host,
     port: o.port,
     scenario: name,
-    infoHash: target.infoHash!,
+    infoHash: handshakeInfoHash(target),
     peerId: o.peerId ?? defaultPeerId(),
     reserved: RESERVED[name],
     connectTimeoutMs: Math.min(answer, o.timeoutMs),
@@ -362,4 +380,40 @@ async function badRequest(s: ProbeSession, _t: ComplyTarget, time: Timing, bad: 
   if (!(await getUnchoked(s, time))) return;
   s.send(bad, 'bad_request');
   await s.until(() => answered(s, ['bad_request']), wait(time, Math.min(time.answer, 3000)));
+}
+
+/**
+ * v2_hashes (BEP 52): the three extension bits on. After the peer's first
+ * messages, one valid hash request (the second half of the largest file's
+ * padded piece layer, proof layers up to the root), then invalid ones one at
+ * a time (each may end the connection): index past the layer, length 3, an
+ * unknown pieces root. On a hybrid the peer must set the v2 bit first.
+ */
+async function v2HashesScenario(s: ProbeSession, t: ComplyTarget, time: Timing): Promise<void> {
+  const r = s.record;
+  const plan = v2Plan(t);
+  if (typeof plan === 'string') return;
+  greet(s);
+  const bitfieldLike = (e: Event) => ['bitfield', 'have_all', 'have_none'].includes(e.message.type);
+  await s.until(() => r.events.some((e) => e.dir === 'in' && bitfieldLike(e)), wait(time, time.settle));
+  await s.idle(wait(time, Math.min(300, time.settle)));
+  if (s.closed) return;
+  // BEP 52 upgrade path: on a hybrid's v1 info-hash only a peer that set the v2 bit speaks v2 messages.
+  if (t.infoHash && !supportsV2(r.handshake!.reserved)) {
+    r.notes.push('the peer did not set the v2 reserved bit: no hash requests sent');
+    return;
+  }
+  r.facts['v2File'] = plan.file.path.join('/');
+  s.send({ type: 'hash_request', ...plan.valid }, 'hash_request');
+  const valid = r.events[r.events.length - 1]!;
+  await s.until(() => r.events.some((e) => e.dir === 'in' && e.seq > valid.seq && answersHashRequest(plan.valid, e.message)), wait(time, time.answer));
+  // Stragglers: a second answer would be a finding.
+  await s.idle(wait(time, 200));
+  for (const bad of plan.invalid) {
+    if (s.closed || left(time) <= 0) break;
+    s.send({ type: 'hash_request', ...bad.request }, 'hash_invalid');
+    const sent = r.events[r.events.length - 1]!;
+    await s.until(() => r.events.some((e) => e.dir === 'in' && e.seq > sent.seq && answersHashRequest(bad.request, e.message)), wait(time, Math.min(time.answer, 3000)));
+  }
+  if (!s.closed) await s.idle(wait(time, 200));
 }

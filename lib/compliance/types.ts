@@ -1,4 +1,5 @@
 import type { Frame } from '../core/field.js';
+import type { TorrentFile } from '../metainfo/types.js';
 
 /**
  * The compliance checker's model: scenarios (lib/compliance/scenarios.ts) talk
@@ -19,6 +20,13 @@ export interface ComplyTarget {
   readonly lastPieceLength: number;
   /** Concatenated SHA-1 piece hashes. */
   readonly pieces: Uint8Array | null;
+  /** BEP 52 (v2 and hybrid): SHA-256 of the info dict; a v2-only torrent's handshake carries its first 20 bytes. */
+  readonly infoHashV2?: Uint8Array | null;
+  /** BEP 52: v1 and v2 in one info dict (the v2 reserved bit upgrades a connection). */
+  readonly hybrid?: boolean;
+  /** BEP 52: the files with their pieces roots, and the piece layers (hex pieces root -> hashes): the v2 checks' reference. */
+  readonly files?: readonly TorrentFile[];
+  readonly pieceLayers?: ReadonlyMap<string, Uint8Array>;
 }
 
 export type Direction = 'in' | 'out';
@@ -97,7 +105,8 @@ export type ScenarioName =
   | 'beyond_piece_request'
   | 'bad_index_request'
   | 'keepalive'
-  | 'unknown_id';
+  | 'unknown_id'
+  | 'v2_hashes';
 
 export type CheckResultKind = 'pass' | 'fail' | 'warn' | 'skip';
 

@@ -219,7 +219,8 @@ function verdict(id: string, sessions: SessionRecord<Message>[]) {
 
 describe('checks on hand-written transcripts', () => {
   it('every check has a passing and a failing (or warning) transcript', () => {
-    for (const c of ALL_CHECKS) {
+    // The BEP 52 checks have their own transcripts: test/compliance/v2.test.ts.
+    for (const c of ALL_CHECKS.filter((x) => !x.id.startsWith('v2.'))) {
       const mine = CASES.filter(([id]) => id === c.id).map(([, , , r]) => r);
       expect(mine, c.id).toContain('pass');
       expect(mine.some((r) => r === 'fail' || r === 'warn'), c.id).toBe(true);

@@ -11,7 +11,8 @@ import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
 import { makeTestTorrent, startBrokenPeer } from '../helpers/broken-peer.js';
 
 // Big enough for the cancel probe's queue (see broken-peer.test.ts).
-const torrent = makeTestTorrent(16 * 1024 * 1024 + 777, 256 * 1024);
+// A hybrid (BEP 52): the v2 checks pass too.
+const torrent = makeTestTorrent(16 * 1024 * 1024 + 777, 256 * 1024, undefined, { v2: true });
 let dir: string;
 let file: string;
 const fast = { settle: 0.25, answer: 1.5, timeout: 20, list: false, frames: false, json: false };

@@ -10,6 +10,11 @@ import { decodeUtMetadata, encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '..
 import { encodeUtPex, type PexPeer } from '../../lib/wire/ut-pex.js';
 import { makeBitfield } from '../../lib/wire/bitfield.js';
 import type { ComplyTarget } from '../../lib/compliance/types.js';
+import { parseTorrent } from '../../lib/metainfo/parse.js';
+import { rootFromPieceLayer, v2PieceHash } from '../../lib/metainfo/merkle.js';
+import type { Torrent } from '../../lib/metainfo/types.js';
+import { answerHashRequest } from '../../lib/engine/hash-answer.js';
+import { supportsV2 } from '../../lib/wire/handshake.js';
 
 /**
  * A seeder on loopback that breaks the protocol in exactly ONE configurable
@@ -56,6 +61,10 @@ export const FAULTS = [
   'allowed_fast_not_served',
   'double_answer',
   'no_reject_on_choke',
+  // BEP 52 (hybrid test torrents only):
+  'wrong_hashes',
+  'no_hash_answer',
+  'hashes_for_invalid',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
 
@@ -67,8 +76,12 @@ export interface TestTorrent {
   readonly torrentFile: Uint8Array;
 }
 
-/** A single-file torrent of deterministic bytes (`length` bytes, `pieceLength` pieces). */
-export function makeTestTorrent(length: number, pieceLength: number, name = 'comply-test.bin'): TestTorrent {
+/**
+ * A single-file torrent of deterministic bytes (`length` bytes, `pieceLength`
+ * pieces). With `v2`, a hybrid (BEP 52): a file tree with its pieces root and
+ * piece layer beside the v1 pieces, and the target is the parsed Torrent.
+ */
+export function makeTestTorrent(length: number, pieceLength: number, name = 'comply-test.bin', opts: { v2?: boolean } = {}): TestTorrent {
   const data = new Uint8Array(length);
   let x = 0x12345678;
   for (let i = 0; i < length; i++) {
@@ -78,6 +91,22 @@ export function makeTestTorrent(length: number, pieceLength: number, name = 'com
   const pieceCount = Math.ceil(length / pieceLength);
   const pieces = new Uint8Array(pieceCount * 20);
   for (let i = 0; i < pieceCount; i++) pieces.set(createHash('sha1').update(data.subarray(i * pieceLength, (i + 1) * pieceLength)).digest(), i * 20);
+  if (opts.v2) {
+    const layer = new Uint8Array(pieceCount * 32);
+    for (let i = 0; i < pieceCount; i++) layer.set(v2PieceHash(data.subarray(i * pieceLength, (i + 1) * pieceLength), pieceLength, length), i * 32);
+    const root = rootFromPieceLayer(layer, pieceLength);
+    const infoDict = {
+      'file tree': new Map([[encodeUtf8(name), new Map([[encodeUtf8(''), { length, 'pieces root': root }]])]]),
+      length,
+      'meta version': 2,
+      name: encodeUtf8(name),
+      'piece length': pieceLength,
+      pieces,
+    };
+    const torrentFile = encode({ info: infoDict, 'piece layers': new Map([[root, layer]]) });
+    const t = parseTorrent(torrentFile);
+    return { data, torrentFile, target: t as Torrent & { infoHash: Uint8Array; pieces: Uint8Array } };
+  }
   const info = encode({ length, name: encodeUtf8(name), 'piece length': pieceLength, pieces });
   const infoHash = new Uint8Array(createHash('sha1').update(info).digest());
   const torrentFile = encode({ info: { length, name: encodeUtf8(name), 'piece length': pieceLength, pieces } });
@@ -126,6 +155,7 @@ export async function startBrokenPeer(torrent: TestTorrent, fault?: Fault): Prom
 
 function serve(socket: Socket, t: TestTorrent, fault: Fault | undefined): void {
   const { target, data } = t;
+  const isHybrid = !!target.files?.some((f) => f.piecesRoot);
   const send = (...ms: Message[]) => {
     if (!socket.destroyed) for (const m of ms) socket.write(encodeMessage(m));
   };
@@ -192,7 +222,8 @@ function serve(socket: Socket, t: TestTorrent, fault: Fault | undefined): void {
     const theirs = decodeHandshake(bytes, 0).value;
     const theyFast = supportsFast(theirs.reserved);
     const theyExt = supportsExtended(theirs.reserved);
-    const reserved = makeReserved({ extended: fault !== 'extended_without_bit', fast: fault !== 'fast_without_bit' });
+    const v2 = isHybrid && supportsV2(theirs.reserved);
+    const reserved = makeReserved({ extended: fault !== 'extended_without_bit', fast: fault !== 'fast_without_bit', v2 });
     fast = (theyFast && fault !== 'fast_without_bit') || fault === 'fast_without_bit' || (fault === 'fast_when_off' && !theyFast);
     ext = (theyExt && fault !== 'extended_without_bit') || fault === 'extended_without_bit' || (fault === 'extended_when_off' && !theyExt);
     const peerId = encodeUtf8('-XX0001-brokenpeer01');
@@ -320,6 +351,27 @@ function serve(socket: Socket, t: TestTorrent, fault: Fault | undefined): void {
           }
           reply(encodeUtMetadata({ msgType: 'data', piece: req.piece, totalSize: info.length, data: piece }));
         }
+        return;
+      }
+      case 'hash_request': {
+        // BEP 52: one hashes or hash reject per request, echoing its fields.
+        if (!isHybrid || fault === 'no_hash_answer') return;
+        const { type: _t, ...req } = m;
+        const a = answerHashRequest(target as unknown as Torrent, req);
+        if (!a.ok && fault === 'hashes_for_invalid') {
+          send({ type: 'hashes', ...req, hashes: new Uint8Array(Math.min(req.length, 64) * 32).fill(0x5a) });
+          return;
+        }
+        if (!a.ok) {
+          send({ type: 'hash_reject', ...req });
+          return;
+        }
+        let hashes = a.hashes;
+        if (fault === 'wrong_hashes') {
+          hashes = hashes.slice();
+          hashes[0]! ^= 0x01;
+        }
+        send({ type: 'hashes', ...req, hashes });
         return;
       }
       default:

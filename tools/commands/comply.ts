@@ -74,7 +74,6 @@ export async function handler(argv: Args): Promise<number> {
   if (!argv.target || !argv.peer) throw new UsageError('comply needs TARGET (a .torrent) and PEER (HOST:PORT); --list shows the checks');
   const { host, port } = parsePeer(argv.peer);
   const torrent = parseTorrent(await readInput(argv.target));
-  if (!torrent.infoHash || !torrent.pieces) throw new UsageError(`${argv.target} is a v2-only torrent: the checker speaks v1 (SHA-1 info-hash and pieces) only`);
   const report = await runCompliance(torrent, {
     host,
     port,

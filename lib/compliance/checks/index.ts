@@ -9,6 +9,7 @@ import { EXTENDED_CHECKS } from './extended.js';
 import { UT_METADATA_CHECKS } from './ut-metadata.js';
 import { UT_PEX_CHECKS } from './ut-pex.js';
 import { FAST_CHECKS } from './fast.js';
+import { V2_CHECKS } from './v2.js';
 
 /** Every check, in the order the table shows them. Adding a check is one row in its family's table. */
 export const ALL_CHECKS: readonly CheckDef<Message>[] = [
@@ -21,4 +22,5 @@ export const ALL_CHECKS: readonly CheckDef<Message>[] = [
   ...UT_METADATA_CHECKS,
   ...UT_PEX_CHECKS,
   ...FAST_CHECKS,
+  ...V2_CHECKS,
 ];

@@ -68,13 +68,15 @@ function metadataPieces(ctx: EvalContext<Message>): CheckOutcome {
     }
     parts.push(data.data);
   }
-  const h = createHash('sha1');
+  // BEP 52: a v2-only torrent's info-hash (in the handshake) is the SHA-256 of the info dict, truncated.
+  const v2Only = !ctx.target.infoHash;
+  const h = createHash(v2Only ? 'sha256' : 'sha1');
   for (const p of parts) h.update(p);
-  const digest = new Uint8Array(h.digest());
+  const digest = new Uint8Array(h.digest()).subarray(0, 20);
   if (!bytesEqual(digest, s.ourInfoHash)) {
     return { result: 'fail', detail: `the ${size} metadata bytes hash to ${toHex(digest)}, not the info-hash ${toHex(s.ourInfoHash)}` };
   }
-  return { result: 'pass', detail: `${plural(count, 'piece')}, ${size} bytes, SHA-1 = info-hash` };
+  return { result: 'pass', detail: `${plural(count, 'piece')}, ${size} bytes, ${v2Only ? 'SHA-256 (truncated)' : 'SHA-1'} = info-hash` };
 }
 
 function metadataBeyond(ctx: EvalContext<Message>): CheckOutcome {
