@@ -17,7 +17,7 @@ import { ioOf } from '../io.js';
 import { withFrames, withJson, withTimeout } from '../options.js';
 
 export const command = 'comply [target] [peer]';
-export const describe = 'Check a peer against the protocol: handshake, ordering, bitfield, requests, extensions, fast; a verdict per BEP rule';
+export const describe = 'Check a peer against the protocol: handshake, ordering, bitfield, requests, extensions, fast, BEP 52 hash requests; a verdict per BEP rule';
 
 export function builder(y: Argv) {
   return withTimeout(withFrames(withJson(y)), 60)
@@ -34,7 +34,9 @@ export function builder(y: Argv) {
     .epilogue(
       'The checker connects as a well-behaved downloader, several times (one connection per probe that may end it), ' +
         'and judges only from the bytes it recorded. Results: pass, fail (a rule broken; the evidence says where), ' +
-        'warn (allowed but suspect, or not provable), skip (with the reason). Exit code 1 when any check fails.',
+        'warn (allowed but suspect, or not provable), skip (with the reason). v1, v2-only and hybrid torrents: the handshake carries ' +
+        'the v1 info-hash, or the v2 one truncated (BEP 52); the v2.* checks skip, without connecting, for a v1 torrent. ' +
+        'Exit code 1 when any check fails.',
     );
 }
 
