@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Torrent } from '../metainfo/types.js';
-import { pieceHashV2, fileAt } from '../metainfo/layout.js';
+import { pieceHashV2, fileAt, type V2Layout } from '../metainfo/layout.js';
 import { v2PieceHash, rootFromPieceLayer } from '../metainfo/merkle.js';
 import { BtscopeError } from '../core/errors.js';
 import { toHex } from '../core/bytes.js';
@@ -100,7 +100,7 @@ export class PieceVerifier {
  * are leaves; blocks past its end are zero hashes, not hashes of zeros.
  * undefined when the piece has no v2 hash here (padding, no v2 part, layer unknown).
  */
-export function checkPieceV2(t: Torrent, index: number, bytes: Uint8Array): { ok: boolean; got: Uint8Array; want: Uint8Array } | undefined {
+export function checkPieceV2(t: V2Layout, index: number, bytes: Uint8Array): { ok: boolean; got: Uint8Array; want: Uint8Array } | undefined {
   const want = pieceHashV2(t, index);
   if (!want) return undefined;
   const f = t.files[want.fileIndex]!;

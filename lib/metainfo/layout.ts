@@ -26,7 +26,7 @@ export function pieceSize(t: Torrent, index: number): number {
   return index === t.pieceCount - 1 ? t.lastPieceLength : t.pieceLength;
 }
 
-function checkIndex(t: Torrent, index: number): void {
+function checkIndex(t: Pick<Torrent, 'pieceCount'>, index: number): void {
   if (!Number.isInteger(index) || index < 0 || index >= t.pieceCount) {
     throw new RangeError(`piece index ${index} out of range (torrent has ${t.pieceCount} pieces)`);
   }
@@ -80,13 +80,16 @@ export function pieceHashV1(t: Torrent, index: number): Uint8Array | null {
   return t.pieces.subarray(index * 20, index * 20 + 20);
 }
 
+/** What the v2 piece hashes depend on: a Torrent, or any description of one with these fields. */
+export type V2Layout = Pick<Torrent, 'infoHashV2' | 'pieceCount' | 'pieceLength' | 'files' | 'pieceLayers'>;
+
 /**
  * The v2 hash piece `index` is checked against (BEP 52): the file's entry in
  * the piece layers, or its pieces root when the file fits in one piece (then
  * check with merkle.v2PieceHash over the file's own bytes). null when the
  * piece is padding, the torrent has no v2 part, or the layer is not known yet.
  */
-export function pieceHashV2(t: Torrent, index: number): { hash: Uint8Array; fileIndex: number; fileLength: number } | null {
+export function pieceHashV2(t: V2Layout, index: number): { hash: Uint8Array; fileIndex: number; fileLength: number } | null {
   checkIndex(t, index);
   if (!t.infoHashV2) return null;
   const start = index * t.pieceLength;

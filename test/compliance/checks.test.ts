@@ -240,3 +240,35 @@ describe('checks on hand-written transcripts', () => {
     expect(r.detail).toMatch(/plain/);
   });
 });
+
+describe('requests.valid on a v2-only torrent: pieces checked against their BEP 52 merkle hash', () => {
+  const v2 = makeTestTorrent(2 * 32 * 1024 + 5000, 32 * 1024, 'v2.bin', { v2: true });
+  // The hybrid's v2 half alone: no SHA-1 pieces to fall back on.
+  const target = { ...v2.target, infoHash: null, pieces: null };
+  const v2piece = (index: number, begin: number, length: number, corrupt = false): Message => {
+    const start = index * target.pieceLength + begin;
+    const block = v2.data.slice(start, start + length);
+    if (corrupt) block[0]! ^= 0xff;
+    return { type: 'piece', index, begin, block };
+  };
+  const run = (corrupt: boolean) => {
+    const check = ALL_CHECKS.find((c) => c.id === 'requests.valid')!;
+    const s = unchoked(new Transcript('main', { infoHash: target.infoHashV2!.subarray(0, 20) }))
+      .out('valid_request', req(0, 0, K16), req(0, K16, K16), req(2, 0, 5000))
+      .in(v2piece(0, 0, K16), v2piece(0, K16, K16, corrupt), v2piece(2, 0, 5000))
+      .end();
+    return evaluateChecks('transcript', target, [check], new Map([[s.scenario, s]])).checks[0]!;
+  };
+
+  it('the right bytes: pass, both whole pieces hash-checked', () => {
+    const r = run(false);
+    expect(r.result, r.detail).toBe('pass');
+    expect(r.detail).toMatch(/2 pieces hash-checked/);
+  });
+
+  it('a flipped byte: fail, naming the merkle hash', () => {
+    const r = run(true);
+    expect(r.result).toBe('fail');
+    expect(r.detail).toMatch(/piece 0: .* do not hash to the torrent's BEP 52 merkle hash/);
+  });
+});

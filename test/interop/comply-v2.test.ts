@@ -42,7 +42,10 @@ describe.skipIf(!havePeers('libtorrent'))('comply v2 (BEP 52) against real peers
     let seed: LtSeed | undefined;
     try {
       seed = await startLtSeed(torrentPath, dir);
-      const r = await runCompliance(torrent, { host: '127.0.0.1', port: seed.port, ...OPTS, only: ['v2'] });
+      const r = await runCompliance(torrent, { host: '127.0.0.1', port: seed.port, ...OPTS, only: ['v2', 'requests.valid'] });
+      // Pieces of a v2-only torrent are checked against their BEP 52 merkle hashes.
+      expect(verdict(r, 'requests.valid').result, verdict(r, 'requests.valid').detail).toBe('pass');
+      expect(verdict(r, 'requests.valid').detail).toMatch(/[1-9]\d* pieces? hash-checked/);
       console.log(summary('libtorrent v2-only', r) + r.checks.map((c) => `  ${c.id}: ${c.detail}`).join('\n'));
       expect(verdict(r, 'v2.hash_answer').result, summary('lt', r)).toBe('pass');
       // The 21-piece layer is padded to 32: hashes 16..31 are 5 real and 11 padding hashes, and one uncle.
@@ -61,7 +64,8 @@ describe.skipIf(!havePeers('libtorrent'))('comply v2 (BEP 52) against real peers
   it('btscope seed of the same torrent passes both hash checks', async () => {
     const seeder = await startSeeder({ torrent, dir, host: '127.0.0.1', port: 0 });
     try {
-      const r = await runCompliance(torrent, { host: '127.0.0.1', port: seeder.port, ...OPTS, only: ['v2'] });
+      const r = await runCompliance(torrent, { host: '127.0.0.1', port: seeder.port, ...OPTS, only: ['v2', 'requests.valid'] });
+      expect(verdict(r, 'requests.valid').detail).toMatch(/[1-9]\d* pieces? hash-checked/);
       console.log(summary('btscope seed v2-only', r) + r.checks.map((c) => `  ${c.id}: ${c.detail}`).join('\n'));
       expect(verdict(r, 'v2.hash_answer').result, summary('seed', r)).toBe('pass');
       expect(verdict(r, 'v2.hash_invalid').result, summary('seed', r)).toBe('pass');

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { bytesEqual } from '../../core/bytes.js';
+import { checkPieceV2 } from '../../engine/piece-verifier.js';
 import type { Message } from '../../wire/messages.js';
 import { answersTo, requestBefore, blockOf, fastOn, incoming, outgoing, peerClosed, plural, ref, type Event, type Session } from '../view.js';
 import type { CheckDef, CheckOutcome, EvalContext, ScenarioName } from '../types.js';
@@ -8,6 +9,24 @@ type Ctx = EvalContext<Message>;
 
 /** Why a scenario could not probe, from its notes (a skip reason must say why). */
 const why = (s: Session, fallback: string): string => (s.notes.length > 0 ? s.notes.join('; ') : fallback);
+
+/**
+ * A whole piece's blocks against the torrent: its SHA-1 (v1, hybrid), or for a
+ * v2-only torrent its BEP 52 merkle hash (piece layer, or the pieces root of a
+ * one-piece file). undefined when there is nothing to check it against.
+ */
+function pieceVerdict(ctx: Ctx, index: number, blocks: Uint8Array[]): { ok: boolean; kind: string } | undefined {
+  const t = ctx.target;
+  if (t.pieces) {
+    const h = createHash('sha1');
+    for (const b of blocks) h.update(b);
+    return { ok: bytesEqual(new Uint8Array(h.digest()), t.pieces.subarray(index * 20, index * 20 + 20)), kind: 'SHA-1' };
+  }
+  if (!t.infoHashV2 || !t.files) return undefined;
+  const layout = { infoHashV2: t.infoHashV2, pieceCount: t.pieceCount, pieceLength: t.pieceLength, files: t.files, pieceLayers: t.pieceLayers ?? new Map<string, Uint8Array>() };
+  const v2 = checkPieceV2(layout, index, Buffer.concat(blocks));
+  return v2 && { ok: v2.ok, kind: 'BEP 52 merkle hash' };
+}
 
 function validRequests(ctx: Ctx): CheckOutcome {
   const s = ctx.session('main');
@@ -46,14 +65,12 @@ function validRequests(ctx: Ctx): CheckOutcome {
     const size = index === ctx.target.pieceCount - 1 ? ctx.target.lastPieceLength : ctx.target.pieceLength;
     const covered = list.reduce((n, x) => n + x.block!.length, 0);
     bytes += covered;
-    if (covered !== size || !ctx.target.pieces) continue;
+    if (covered !== size) continue;
     const sorted = [...list].sort((a, b) => (blockOf(a.req.message)!.begin - blockOf(b.req.message)!.begin));
-    const h = createHash('sha1');
-    for (const x of sorted) h.update(x.block!);
-    const digest = new Uint8Array(h.digest());
-    const want = ctx.target.pieces.subarray(index * 20, index * 20 + 20);
-    if (!bytesEqual(digest, want)) {
-      return { result: 'fail', detail: `piece ${index}: the ${size} bytes served do not hash to the torrent's SHA-1 (wrong data)`, evidence: sorted.slice(0, 2).map((x) => ref(s, x.req)) };
+    const verdict = pieceVerdict(ctx, index, sorted.map((x) => x.block!));
+    if (verdict === undefined) continue;
+    if (!verdict.ok) {
+      return { result: 'fail', detail: `piece ${index}: the ${size} bytes served do not hash to the torrent's ${verdict.kind} (wrong data)`, evidence: sorted.slice(0, 2).map((x) => ref(s, x.req)) };
     }
     hashed++;
   }
