@@ -1,6 +1,7 @@
 import { TransportError } from '../lib/core/errors.js';
-import { PeerConnection, PeerError, makePeerId, type PeerConnectionOptions } from '../lib/engine/peer-connection.js';
-import { ANSWERED_NO_CODES } from '../lib/engine/peer-error.js';
+import { PeerConnection, PeerError, type PeerConnectionOptions } from '../lib/peer/peer-connection.js';
+import { makePeerId } from '../lib/peer/identity.js';
+import { ANSWERED_NO_CODES } from '../lib/peer/peer-error.js';
 import { findPeers, type Target } from '../lib/engine/peer-source.js';
 import { formatEndpoint } from '../lib/wire/address.js';
 import { EXIT } from './exit-codes.js';

@@ -3,7 +3,7 @@ import { parseInfoDict } from '../metainfo/parse.js';
 import { BtscopeError } from '../core/errors.js';
 import { bytesEqual, toHex } from '../core/bytes.js';
 import { makeReserved } from '../wire/handshake.js';
-import { PeerConnection, PeerError } from './peer-connection.js';
+import { PeerConnection, PeerError } from '../peer/peer-connection.js';
 import { fetchMetadata } from './metadata-fetch.js';
 import { fetchPieceLayers, layerRequests, withPieceLayers } from './piece-layer-fetch.js';
 

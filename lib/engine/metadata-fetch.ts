@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { bytesEqual, fromHex, toHex } from '../core/bytes.js';
 import { decodeUtMetadata, encodeUtMetadata, metadataPieceCount, metadataPieceLength, DEFAULT_MAX_METADATA_SIZE } from '../wire/ut-metadata.js';
-import { PeerError, type PeerConnection } from './peer-connection.js';
+import { PeerError, type PeerConnection } from '../peer/peer-connection.js';
 import { DecodeError } from '../core/errors.js';
 
 export interface MetadataResult {

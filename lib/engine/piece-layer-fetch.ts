@@ -3,7 +3,7 @@ import { BLOCK_SIZE, HASH_SIZE, nextPowerOfTwo, rootFromPieceLayer } from '../me
 import { toHex, bytesEqual } from '../core/bytes.js';
 import { supportsV2 } from '../wire/handshake.js';
 import type { Message } from '../wire/messages.js';
-import { PeerError, type PeerConnection } from './peer-connection.js';
+import { PeerError, type PeerConnection } from '../peer/peer-connection.js';
 
 /** BEP 52: at most 512 hashes per request (the recommended chunk). */
 export const MAX_HASHES_PER_REQUEST = 512;

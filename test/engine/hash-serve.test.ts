@@ -8,7 +8,7 @@ import { merkleRoot, rootFromPieceLayer, sha256, v2PieceHash } from '../../lib/m
 import { deterministicBytes } from '../../lib/engine/make-torrent.js';
 import { download, makePeerId } from '../../lib/engine/downloader.js';
 import { startSeeder, type RunningSeeder } from '../../lib/engine/seeder.js';
-import { PeerConnection } from '../../lib/engine/peer-connection.js';
+import { PeerConnection } from '../../lib/peer/peer-connection.js';
 import { fetchPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
 import { bytesEqual, toHex } from '../../lib/core/bytes.js';
 import { makeReserved, supportsV2 } from '../../lib/wire/handshake.js';

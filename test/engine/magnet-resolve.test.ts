@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveMagnet } from '../../lib/engine/magnet-resolve.js';
-import { makePeerId } from '../../lib/engine/peer-connection.js';
+import { makePeerId } from '../../lib/peer/identity.js';
 import { BtscopeError } from '../../lib/core/errors.js';
 import type { MagnetLink } from '../../lib/metainfo/types.js';
 import { parseMagnet } from '../../lib/magnet/parse.js';

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PeerConnection, PeerError, makePeerId } from '../../lib/engine/peer-connection.js';
+import { PeerConnection, PeerError } from '../../lib/peer/peer-connection.js';
+import { makePeerId } from '../../lib/peer/identity.js';
+import { listenTcp } from '../../lib/transport/tcp.js';
 import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
 import { decode } from '../../lib/bencode/decode.js';
 import { bytesEqual } from '../../lib/core/bytes.js';
@@ -177,16 +179,14 @@ describe('PeerConnection against a hostile peer: a clear error each time, within
 
 describe('PeerConnection.accept (incoming, as a seeder uses it)', () => {
   it('reads the peer\'s handshake, checks the info-hash, answers', async () => {
-    const net = await import('node:net');
     const accepted: Promise<PeerConnection>[] = [];
-    const server = net.createServer((s) => {
-      const p = PeerConnection.accept(s, { infoHash: (h) => bytesEqual(h, infoHash), peerId: makePeerId() });
+    const server = await listenTcp({}, (t) => {
+      const p = PeerConnection.accept(t, { infoHash: (h) => bytesEqual(h, infoHash), peerId: makePeerId() });
       p.catch(() => {}); // awaited below; this only marks the rejection as handled meanwhile
       accepted.push(p);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const port = (server.address() as import('node:net').AddressInfo).port;
+      const port = server.port;
       const client = await PeerConnection.connect('127.0.0.1', port, { infoHash, peerId: makePeerId() });
       const serverSide = await accepted[0]!;
       expect(bytesEqual(serverSide.torrentInfoHash, infoHash)).toBe(true);
@@ -202,7 +202,7 @@ describe('PeerConnection.accept (incoming, as a seeder uses it)', () => {
       expect(other.code).toMatch(/closed|connection_reset/);
       expect((await failureOf(accepted[1]!)).code).toBe('wrong_info_hash');
     } finally {
-      server.close();
+      await server.close();
     }
   });
 });

@@ -5,7 +5,7 @@ import { rootFromPieceLayer, v2PieceHash, zeroHash } from '../../lib/metainfo/me
 import { deterministicBytes } from '../../lib/engine/make-torrent.js';
 import { makePeerId } from '../../lib/engine/downloader.js';
 import { fetchPieceLayers, layerRequests, withPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
-import { PeerConnection } from '../../lib/engine/peer-connection.js';
+import { PeerConnection } from '../../lib/peer/peer-connection.js';
 import { checkPieceLayers } from '../../lib/engine/piece-verifier.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { makeReserved } from '../../lib/wire/handshake.js';

@@ -10,7 +10,8 @@ import { captureIo } from '../../tools/io.js';
 import * as handshakeTool from '../../tools/commands/handshake.js';
 import * as metadataTool from '../../tools/commands/metadata.js';
 import * as pieceTool from '../../tools/commands/piece.js';
-import { PeerConnection, makePeerId } from '../../lib/engine/peer-connection.js';
+import { PeerConnection } from '../../lib/peer/peer-connection.js';
+import { makePeerId } from '../../lib/peer/identity.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { toHex } from '../../lib/core/bytes.js';
 

@@ -12,7 +12,7 @@ import * as metadataTool from '../../tools/commands/metadata.js';
 import * as pieceTool from '../../tools/commands/piece.js';
 import { torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
 import { findPeers, resolveTarget } from '../../lib/engine/peer-source.js';
-import { makePeerId } from '../../lib/engine/peer-connection.js';
+import { makePeerId } from '../../lib/peer/identity.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { scrape } from '../../lib/tracker/client/announce.js';
 import { startTracker, type RunningTracker } from '../../lib/tracker/server/index.js';

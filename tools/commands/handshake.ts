@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { toHex, printable } from '../../lib/core/bytes.js';
 import type { Frame } from '../../lib/core/field.js';
-import { PeerConnection, makePeerId } from '../../lib/engine/peer-connection.js';
+import { PeerConnection } from '../../lib/peer/peer-connection.js';
+import { makePeerId } from '../../lib/peer/identity.js';
 import { parsePeerAddress, resolveTarget } from '../../lib/engine/peer-source.js';
 import { reservedBitsSet } from '../../lib/wire/handshake.js';
 import { formatIp } from '../../lib/wire/address.js';

@@ -6,7 +6,7 @@ import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fe
 import { resolveTarget } from '../../lib/engine/peer-source.js';
 import { parseInfoDict, parseTorrent } from '../../lib/metainfo/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
-import type { PeerConnection } from '../../lib/engine/peer-connection.js';
+import type { PeerConnection } from '../../lib/peer/peer-connection.js';
 import { fetchPieceLayers, layerRequests } from '../../lib/engine/piece-layer-fetch.js';
 import { withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf, type Io } from '../io.js';
