@@ -1,10 +1,8 @@
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import type { MagnetLink, Torrent } from '../metainfo/types.js';
 import { parseMagnet } from '../magnet/parse.js';
-import { resolveMagnet } from './magnet-resolve.js';
+import { resolveMagnetKeeping, type MagnetPeer } from './magnet-resolve.js';
 import { safeFilePath } from '../metainfo/safe-path.js';
 import { BtscopeError, TransportError, UsageError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
@@ -13,20 +11,11 @@ import type { Direction } from '../wire/extended.js';
 import { Storage, torrentStorageFiles } from './storage.js';
 import { ResumeJournal, resumeFileName } from './resume.js';
 import { PieceVerifier, wireInfoHash } from './piece-verifier.js';
-import { PeerLink } from './peer-link.js';
-import { Swarm, MAX_UPLOAD_QUEUE } from './swarm.js';
+import { Swarm } from './swarm.js';
+import { SwarmHost, type AnnounceFn, type PeerAddress } from './swarm-host.js';
+import { makePeerId } from '../peer/identity.js';
 
-/** A peer address from --peer, a tracker or PEX. */
-export interface PeerAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** Announce to one tracker URL; returns peers (injected so the engine does not depend on a tracker client). */
-export type AnnounceFn = (
-  url: string,
-  req: { infoHash: Uint8Array; peerId: Uint8Array; port: number; uploaded: number; downloaded: number; left: number; event?: 'started' | 'completed' | 'stopped'; numwant?: number },
-) => Promise<{ interval: number; peers: { ip: string; port: number }[] }>;
+export type { AnnounceFn, PeerAddress };
 
 export interface DownloadOptions {
   /** The torrent; or give `magnet` and it is resolved from the peers first (BEP 9, and BEP 52 piece layers for v2). */
@@ -44,6 +33,12 @@ export interface DownloadOptions {
   peerId?: Uint8Array;
   /** Give up when no verified byte arrives for this long (default 60 s). */
   stallTimeoutMs?: number;
+  /**
+   * Sessions already open to peers of this torrent (a magnet's metadata
+   * connection, from resolveMagnetKeeping): they join the swarm instead of
+   * being dialled again.
+   */
+  handover?: readonly MagnetPeer[];
   /** Whole download limit, a magnet's metadata included (default none). */
   timeoutMs?: number;
   requestTimeoutMs?: number;
@@ -92,15 +87,6 @@ export interface DownloadSummary {
   checkSeconds: number;
 }
 
-export const DEFAULT_PEER_ID_PREFIX = '-BS0100-';
-
-export function makePeerId(): Uint8Array {
-  const id = new Uint8Array(20);
-  id.set(new TextEncoder().encode(DEFAULT_PEER_ID_PREFIX), 0);
-  id.set(randomBytes(12), 8);
-  return id;
-}
-
 /**
  * What is already on disk: the pieces the resume journal names (verified or
  * written) are hashed again; without a journal, pieces whose bytes all exist in
@@ -145,7 +131,19 @@ export async function checkExisting(
  */
 export async function download(o: DownloadOptions): Promise<DownloadSummary> {
   const calledAt = Date.now();
-  const t = o.torrent ?? (await torrentOfMagnet(o));
+  const handover: MagnetPeer[] = [...(o.handover ?? [])];
+  try {
+    return await downloadTorrent(o, o.torrent ?? (await torrentOfMagnet(o, handover)), handover, calledAt);
+  } finally {
+    // Handed-over sessions the swarm never took (a failure before it started) are closed here; closing twice is harmless.
+    for (const h of handover) if (!h.session.closed && !adopted.has(h.session)) h.session.close();
+  }
+}
+
+/** Sessions a swarm took over (closed by the swarm, not by download()'s cleanup). */
+const adopted = new WeakSet<object>();
+
+async function downloadTorrent(o: DownloadOptions, t: Torrent, handover: readonly MagnetPeer[], calledAt: number): Promise<DownloadSummary> {
   // v1: SHA-1 pieces; v2 (BEP 52): piece layers, checked against the pieces roots here, before any download; hybrid: both.
   const infoHash = wireInfoHash(t);
   const started = performance.now();
@@ -167,152 +165,45 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
   const checkSeconds = (performance.now() - checkStart) / 1000;
   if (existing.checked > 0) o.log?.(`checked ${existing.checked} pieces on disk in ${checkSeconds.toFixed(2)} s: ${existing.have.length} verified`);
 
-  const candidates: PeerAddress[] = [];
-  const known = new Set<string>();
-  const addCandidate = (a: PeerAddress): void => {
-    const key = `${a.host}:${a.port}`;
-    if (known.has(key) || a.port <= 0 || a.port > 65535) return;
-    known.add(key);
-    candidates.push(a);
-  };
-  const connected = new Set<string>();
-  let connecting = 0;
-  const attempts = new Map<string, number>();
-  let distinctPeers = 0;
-
+  let finished = false;
+  let host: SwarmHost | undefined;
   const swarm = new Swarm({
     torrent: t,
     storage,
     journal,
     have: existing.have,
     ...(o.requestTimeoutMs !== undefined ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
-    onPeers: (ps) => {
-      for (const p of ps) addCandidate({ host: p.ip, port: p.port });
-      dial();
-    },
-    listenPort: () => (server ? (server.address() as net.AddressInfo | null)?.port : undefined),
+    onPeers: (ps) => host?.addCandidates(ps.map((p) => ({ host: p.ip, port: p.port }))),
+    listenPort: () => host?.port,
     ...(o.pexIntervalMs !== undefined ? { pexIntervalMs: o.pexIntervalMs } : {}),
     ...(o.pexFirstDelayMs !== undefined ? { pexFirstDelayMs: o.pexFirstDelayMs } : {}),
     ...(o.log ? { log: o.log } : {}),
     onHashFailure: (i, peers) => o.log?.(`piece ${i} failed its hash check (from ${peers.join(', ')})`),
   });
   const resumedBytes = swarm.haveBytes;
-  const linkOptions = (address: string) => ({
-    infoHash: infoHash,
-    peerId,
-    pieceCount: t.pieceCount,
-    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
-    extended: { reqq: MAX_UPLOAD_QUEUE, ...(server ? { p: (server.address() as net.AddressInfo).port } : {}), metadataSize: t.info.length },
-    ...(o.onFrame ? { onFrame: (f: Frame, d: Direction) => o.onFrame!(f, d, address) } : {}),
-  });
-
-  const maxPeers = o.maxPeers ?? 30;
-  let finished = false;
-  const dial = (): void => {
-    while (!finished && !swarm.complete && connected.size + connecting < maxPeers && candidates.length > 0) {
-      const a = candidates.shift()!;
-      const key = `${a.host}:${a.port}`;
-      if (swarm.banned.has(key) || connected.has(key)) continue;
-      const n = (attempts.get(key) ?? 0) + 1;
-      attempts.set(key, n);
-      connecting++;
-      PeerLink.connect(a.host, a.port, linkOptions(key)).then(
-        (link) => {
-          connecting--;
-          if (finished) return link.close();
-          connected.add(key);
-          distinctPeers++;
-          swarm.add(
-            link,
-            (e) => {
-              connected.delete(key);
-              if (e) o.log?.(peerLine(key, e));
-              retry(a, n);
-              dial();
-            },
-            { outgoing: true },
-          );
-        },
-        (e: Error) => {
-          connecting--;
-          o.log?.(peerLine(key, e));
-          retry(a, n);
-          dial();
-        },
-      );
-    }
-  };
-  const retryTimers = new Set<NodeJS.Timeout>();
-  const retry = (a: PeerAddress, n: number): void => {
-    const key = `${a.host}:${a.port}`;
-    if (finished || swarm.banned.has(key) || n >= 3) return;
-    const timer = setTimeout(() => {
-      retryTimers.delete(timer);
-      candidates.push(a);
-      dial();
-    }, 500 * 2 ** n);
-    retryTimers.add(timer);
-  };
-
-  // Incoming peers while we download (we are a real peer).
-  let server: net.Server | undefined;
-  if (o.listenPort !== undefined) {
-    server = net.createServer((socket) => {
-      if (finished || connected.size >= maxPeers * 2) return socket.destroy();
-      const address = `${socket.remoteAddress}:${socket.remotePort}`;
-      PeerLink.accept(socket, linkOptions(address)).then(
-        (link) => {
-          distinctPeers++;
-          swarm.add(link);
-        },
-        (e: Error) => o.log?.(`incoming ${address}: ${e.message}`),
-      );
-    });
-    await new Promise<void>((res, rej) => {
-      server!.once('error', rej);
-      server!.listen(o.listenPort, o.listenHost ?? '127.0.0.1', () => res());
-    });
-  }
-
-  for (const p of o.peers ?? []) addCandidate(p);
-  for (const p of magnetPeers(o)) addCandidate(p);
-
-  // Trackers: every URL of every tier (loopback tests have one), re-announced at their interval.
-  const announceTimers = new Set<NodeJS.Timeout>();
   const left = (): number => t.length - swarm.haveBytes;
-  const announceAll = (event?: 'started' | 'completed' | 'stopped'): Promise<unknown> => {
-    if (!o.announce) return Promise.resolve();
-    const urls = (o.trackers ?? []).flat();
-    return Promise.allSettled(
-      urls.map(async (url) => {
-        try {
-          const r = await o.announce!(url, {
-            infoHash: infoHash,
-            peerId,
-            port: server ? (server.address() as net.AddressInfo).port : 6881,
-            uploaded: swarm.uploaded.total,
-            downloaded: swarm.downloaded.total,
-            left: left(),
-            ...(event ? { event } : {}),
-            numwant: 50,
-          });
-          o.log?.(`tracker ${url}: ${r.peers.length} peers, interval ${r.interval} s`);
-          for (const p of r.peers) addCandidate({ host: p.ip, port: p.port });
-          dial();
-          if (!event || event === 'started') {
-            const timer = setTimeout(() => {
-              announceTimers.delete(timer);
-              if (!finished) void announceAll();
-            }, Math.max(5, r.interval) * 1000);
-            timer.unref();
-            announceTimers.add(timer);
-          }
-        } catch (e) {
-          o.log?.(`tracker ${url}: ${(e as Error).message}`);
-        }
-      }),
-    );
-  };
+  // Incoming peers while we download (we are a real peer).
+  host = await SwarmHost.start({
+    torrent: t,
+    swarm,
+    infoHash,
+    peerId,
+    ...(o.listenPort !== undefined ? { listen: { host: o.listenHost ?? '127.0.0.1', port: o.listenPort } } : {}),
+    ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
+    ...(o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: o.handshakeTimeoutMs } : {}),
+    wantPeers: () => !finished && !swarm.complete,
+    ...(o.trackers ? { trackers: o.trackers } : {}),
+    ...(o.announce ? { announce: o.announce } : {}),
+    transferred: () => ({ uploaded: swarm.uploaded.total, downloaded: swarm.downloaded.total, left: left() }),
+    dialTrackerPeers: true,
+    ...(o.onFrame ? { onFrame: o.onFrame } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
+  for (const h of handover) {
+    adopted.add(h.session);
+    host.adopt(h.session, h.known);
+  }
+  host.addCandidates([...(o.peers ?? []), ...magnetPeers(o)]);
 
   const progressTimer = setInterval(() => {
     const now = Date.now();
@@ -331,7 +222,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
       } else if (Date.now() - lastProgressAt > stallTimeout) {
         const why =
           swarm.peers.size === 0
-            ? `no peer connected (${known.size} address${known.size === 1 ? '' : 'es'} known, ${swarm.banned.size} banned)`
+            ? `no peer connected (${host.knownCount} address${host.knownCount === 1 ? '' : 'es'} known, ${swarm.banned.size} banned)`
             : `${swarm.peers.size} peer(s) connected but none sent a verifiable piece`;
         rej(new TransportError('stalled', `no progress for ${Math.round(stallTimeout / 1000)} s: ${why}`));
       }
@@ -357,8 +248,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
     );
   }
 
-  void announceAll('started');
-  dial();
+  void host.announceAll('started');
   let error: unknown;
   try {
     await Promise.race([swarm.completion, ...limits]);
@@ -369,16 +259,13 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
     clearInterval(progressTimer);
     clearInterval(stallTimer);
     clearTimeout(overallTimer);
-    for (const tm of [...retryTimers, ...announceTimers]) clearTimeout(tm);
     o.onProgress?.({ done: swarm.haveBytes, total: t.length, rate: 0, peers: swarm.peers.size, hashFailures: swarm.hashFailures });
     if (!error) {
       await storage.createEmptyFiles();
       swarm.finishedDownloading();
     }
-    const completedEvent = !error && o.announce ? announceAll('completed') : Promise.resolve();
-    await Promise.race([completedEvent, new Promise((r) => setTimeout(r, 2000).unref())]);
+    await host.stop(error ? undefined : 'completed');
     await swarm.stop();
-    server?.close();
     await storage.drain(); // in the page cache: safe from kill -9; a power cut is caught by the resume check
     await storage.close();
     await journal.close();
@@ -393,7 +280,7 @@ export async function download(o: DownloadOptions): Promise<DownloadSummary> {
     bytes: swarm.verifiedBytes,
     resumedBytes,
     seconds: (performance.now() - started) / 1000,
-    peers: distinctPeers,
+    peers: host.peersAdded,
     peersWithData,
     hashFailures: swarm.hashFailures,
     banned: [...swarm.banned],
@@ -417,11 +304,11 @@ function magnetPeers(o: DownloadOptions): PeerAddress[] {
   return magnet.peers.map(parseXpe).filter((p): p is PeerAddress => p !== undefined);
 }
 
-async function torrentOfMagnet(o: DownloadOptions): Promise<Torrent> {
+async function torrentOfMagnet(o: DownloadOptions, handover: MagnetPeer[]): Promise<Torrent> {
   if (!o.magnet) throw new BtscopeError('no_torrent', 'download needs a torrent or a magnet link');
   const magnet = typeof o.magnet === 'string' ? parseMagnet(o.magnet) : o.magnet;
   const peers = [...magnetPeers(o), ...(o.peers ?? [])];
-  return resolveMagnet({
+  const r = await resolveMagnetKeeping({
     magnet,
     peers,
     peerId: o.peerId ?? makePeerId(),
@@ -431,10 +318,6 @@ async function torrentOfMagnet(o: DownloadOptions): Promise<Torrent> {
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
-}
-
-/** `peer HOST:PORT: what went wrong`, once: a PeerError's message already starts with the address. */
-function peerLine(key: string, e: Error): string {
-  const said = e.message.startsWith(`${key}: `) ? e.message.slice(key.length + 2) : e.message;
-  return `peer ${key}: ${said}`;
+  if (r.peer) handover.push(r.peer);
+  return r.torrent;
 }

@@ -3,7 +3,11 @@ import { parseInfoDict } from '../metainfo/parse.js';
 import { BtscopeError } from '../core/errors.js';
 import { bytesEqual, toHex } from '../core/bytes.js';
 import { makeReserved } from '../wire/handshake.js';
+import type { Frame } from '../core/field.js';
+import type { Direction } from '../wire/extended.js';
 import { PeerConnection, PeerError } from '../peer/peer-connection.js';
+import type { PeerSession } from '../peer/session.js';
+import type { KnownPeerState } from './swarm.js';
 import { fetchMetadata } from './metadata-fetch.js';
 import { fetchPieceLayers, layerRequests, withPieceLayers } from './piece-layer-fetch.js';
 
@@ -22,6 +26,21 @@ export interface ResolveMagnetOptions {
   /** Stops the resolution: the peer being asked is closed, and `aborted` thrown. */
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** Frames of the metadata connections (--frames). */
+  onFrame?: (frame: Frame, direction: Direction, peer: string) => void;
+}
+
+/** The connection that gave the torrent, still open, with what it learned of the peer: for the swarm. */
+export interface MagnetPeer {
+  readonly session: PeerSession;
+  readonly known: KnownPeerState;
+}
+
+/** resolveMagnet, closing the connection that gave the torrent. */
+export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
+  const r = await resolveMagnetKeeping(o);
+  r.peer?.session.close();
+  return r.torrent;
 }
 
 /**
@@ -33,9 +52,11 @@ export interface ResolveMagnetOptions {
  * only where the link named its v2 hash, and a peer without them does not stop
  * the download. A peer that fails a step is passed over; the metadata, once
  * had, is kept. Throws `no_metadata` / `no_piece_layers` with every peer's
- * reason when none will do.
+ * reason when none will do. The connection that completes the torrent is
+ * returned open (`peer`), so a download goes on with that peer without
+ * dialling it again.
  */
-export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
+export async function resolveMagnetKeeping(o: ResolveMagnetOptions): Promise<{ torrent: Torrent; peer?: MagnetPeer }> {
   const m = o.magnet;
   const wireHash = m.infoHash ?? m.infoHashV2?.subarray(0, 20);
   if (!wireHash) throw new BtscopeError('no_info_hash', 'the magnet link has neither urn:btih nor urn:btmh');
@@ -44,6 +65,16 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
   const errors: string[] = [];
   const until = o.deadlineMs !== undefined ? Date.now() + o.deadlineMs : Infinity;
   let timeUp = false;
+  let kept = false;
+  /** The torrent is complete: its connection goes on, handed over as it is. */
+  const keep = (conn: PeerConnection, t: Torrent): { torrent: Torrent; peer?: MagnetPeer } => {
+    if (conn.closed || o.signal?.aborted) return { torrent: t };
+    conn.setPieceCount(t.pieceCount);
+    const s = conn.state;
+    const known: KnownPeerState = { ...s, peerPieces: new Uint8Array(s.peerPieces), allowedFast: new Set(s.allowedFast) };
+    kept = true;
+    return { torrent: t, peer: { session: conn.handOver(), known } };
+  };
   for (const c of o.peers.slice(0, o.maxPeers ?? 20)) {
     if (o.signal?.aborted) break;
     const left = until - Date.now();
@@ -66,7 +97,11 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
         reserved: makeReserved({ extended: true, fast: true, v2: Boolean(m.infoHashV2) }),
         // Both hashes named: a hybrid, which the peer may upgrade to its v2 hash (BEP 52).
         ...(m.infoHash && m.infoHashV2 ? { upgradeInfoHash: m.infoHashV2.subarray(0, 20) } : {}),
+        // BEP 6: have none first (we have nothing yet), then the extended handshake.
+        greeting: 'later',
+        ...(o.onFrame ? { onFrame: (f: Frame, d: Direction) => o.onFrame!(f, d, `${c.host}:${c.port}`) } : {}),
       }), o.signal);
+      conn.greet(conn.fast ? { type: 'have_none' } : undefined);
       if (conn.upgraded) o.log?.(`${conn.peer}: handshake upgraded to the v2 info-hash ${toHex(conn.torrentInfoHash)} (BEP 52)`);
       if (!torrent) {
         if (o.signal?.aborted) break;
@@ -76,25 +111,25 @@ export async function resolveMagnet(o: ResolveMagnetOptions): Promise<Torrent> {
         torrent = parsed;
         o.log?.(`metadata: ${r.info.length} bytes in ${r.pieces} piece(s) from ${r.peer}`);
       }
-      if (!torrent.infoHashV2 || layerRequests(torrent).length === 0) return torrent;
+      if (!torrent.infoHashV2 || layerRequests(torrent).length === 0) return keep(conn, torrent);
       const hybrid = torrent.pieces !== null;
       // Only a link that named the v2 hash set our v2 bit; without it a peer may not answer hash requests.
-      if (hybrid && !m.infoHashV2) return torrent;
+      if (hybrid && !m.infoHashV2) return keep(conn, torrent);
       try {
         const layers = await fetchPieceLayers(conn, torrent, { timeoutMs: budget() });
         o.log?.(`piece layers: ${layers.size} file(s) from ${conn.peer}`);
-        return withPieceLayers(torrent, layers);
+        return keep(conn, withPieceLayers(torrent, layers));
       } catch (e) {
         if (!hybrid) throw e;
         o.log?.(`piece layers: none from ${conn.peer} (${(e as Error).message}); the hybrid torrent's SHA-1 pieces will verify the data`);
-        return torrent;
+        return keep(conn, torrent);
       }
     } catch (e) {
       errors.push(`${c.host}:${c.port}: ${(e as Error).message}`);
       o.log?.(`magnet ${c.host}:${c.port}: ${(e as Error).message}`);
     } finally {
       o.signal?.removeEventListener('abort', onAbort);
-      conn?.close();
+      if (conn && !kept) conn.close();
     }
   }
   if (o.signal?.aborted) throw new BtscopeError('aborted', 'magnet resolution aborted');

@@ -6,7 +6,7 @@ import { WirePieces } from './wire-pieces.js';
 import type { Storage } from './storage.js';
 import type { ResumeJournal } from './resume.js';
 import { RateMeter } from './rate.js';
-import type { PeerLink } from './peer-link.js';
+import type { PeerSession } from '../peer/session.js';
 import type { Message } from '../wire/messages.js';
 import { decodeUtPex, encodeUtPex } from '../wire/ut-pex.js';
 import { decodeUtMetadata, encodeUtMetadata, UT_METADATA_PIECE_LENGTH } from '../wire/ut-metadata.js';
@@ -94,8 +94,19 @@ export interface SwarmOptions {
   now?: () => number;
 }
 
+/** The peer as a session's first owner saw it (PeerConnection's state). */
+export interface KnownPeerState {
+  readonly peerChoking: boolean;
+  readonly peerInterested: boolean;
+  readonly amInterested: boolean;
+  /** Sized to the torrent's piece count (PeerConnection.setPieceCount). */
+  readonly peerPieces: Uint8Array;
+  readonly peerHasAll: boolean;
+  readonly allowedFast: ReadonlySet<number>;
+}
+
 export interface SwarmPeer {
-  readonly link: PeerLink;
+  readonly session: PeerSession;
   amChoking: boolean;
   amInterested: boolean;
   peerChoking: boolean;
@@ -206,19 +217,23 @@ export class Swarm {
     return n;
   }
 
-  /** Take over a connected, handshaken link (`outgoing`: we dialled it). */
-  add(link: PeerLink, onClose?: (error?: Error) => void, how: { outgoing?: boolean } = {}): SwarmPeer | undefined {
-    if (this.stopped || this.banned.has(link.address)) {
-      link.close();
+  /**
+   * Take over a handshaken session (`outgoing`: we dialled it). A session
+   * that already greeted (a magnet's metadata connection) comes with what its
+   * first owner learned of the peer (`known`); it gets our pieces as haves.
+   */
+  add(session: PeerSession, onClose?: (error?: Error) => void, how: { outgoing?: boolean; known?: KnownPeerState } = {}): SwarmPeer | undefined {
+    if (this.stopped || this.banned.has(session.peer)) {
+      session.close();
       onClose?.();
       return undefined;
     }
     const p: SwarmPeer = {
-      link,
+      session,
       amChoking: true,
-      amInterested: false,
+      amInterested: how.known?.amInterested ?? false,
       peerChoking: true,
-      peerInterested: false,
+      peerInterested: how.known?.peerInterested ?? false,
       queue: 32,
       down: new RateMeter(3000, 12),
       up: new RateMeter(3000, 12),
@@ -238,32 +253,52 @@ export class Swarm {
     this.picker.addPeer(p);
     this.pexChanged();
     // Our greeting and the answers to what came with their handshake leave in one write.
-    link.cork();
+    session.cork();
     try {
-      // BEP 6: have all / have none replace the bitfield when both sides are fast; first, then the extended handshake.
-      if (link.fast && this.picker.complete) link.greet({ type: 'have_all' });
-      else if (link.fast && this.picker.piecesHave === 0) link.greet({ type: 'have_none' });
-      else link.greet({ type: 'bitfield', bitfield: this.picker.bitfield() });
+      if (!session.greeted) {
+        // BEP 6: have all / have none replace the bitfield when both sides are fast; first, then the extended handshake.
+        if (session.fast && this.picker.complete) session.greet({ type: 'have_all' });
+        else if (session.fast && this.picker.piecesHave === 0) session.greet({ type: 'have_none' });
+        else session.greet({ type: 'bitfield', bitfield: this.picker.bitfield() });
+      } else {
+        // Past the first message: what we have goes out as haves (BEP 3).
+        for (let i = 0; i < this.o.torrent.pieceCount; i++) if (this.picker.hasPiece(i)) session.send({ type: 'have', index: i });
+      }
       this.offerAllowedFast(p);
-      link.attach({
-        onMessage: (m) => this.onMessage(p, m),
-        onClose: (e) => {
+      if (how.known) this.learnKnown(p, how.known);
+      session.attach({
+        message: (m) => this.onMessage(p, m),
+        close: (e) => {
           this.drop(p);
           onClose?.(e);
         },
-        onDrain: () => this.serve(p),
+        drain: () => this.serve(p),
       });
     } finally {
-      link.uncork();
+      session.uncork();
     }
     return p;
+  }
+
+  /** What a session's first owner learned of the peer, as if its messages had come here. */
+  private learnKnown(p: SwarmPeer, k: KnownPeerState): void {
+    if (k.peerHasAll) this.picker.peerHaveAll(p);
+    else if (k.peerPieces.length === Math.ceil(this.o.torrent.pieceCount / 8)) this.picker.peerBitfield(p, k.peerPieces);
+    for (const i of k.allowedFast) if (i < this.o.torrent.pieceCount) this.picker.peerAllowedFast(p, i);
+    if (p.session.remoteExtended) this.onExtended(p, 0, new Uint8Array(0));
+    else this.updateInterest(p);
+    if (!k.peerChoking) {
+      p.peerChoking = false;
+      this.picker.peerUnchoked(p);
+      this.fill(p);
+    }
   }
 
   private drop(p: SwarmPeer): void {
     if (!this.peers.delete(p)) return;
     this.picker.removePeer(p);
     this.pexChanged();
-    this.o.log?.(`peer ${p.link.address} closed`);
+    this.o.log?.(`peer ${p.session.peer} closed`);
     for (const q of this.peers) this.fill(q);
   }
 
@@ -290,7 +325,7 @@ export class Swarm {
       case 'choke':
         p.peerChoking = true;
         // BEP 6: with the fast extension the peer rejects what it drops; without it, choke voids every request.
-        if (!p.link.fast) this.picker.cancelAll(p);
+        if (!p.session.fast) this.picker.cancelAll(p);
         return;
       case 'unchoke':
         p.peerChoking = false;
@@ -311,7 +346,7 @@ export class Swarm {
       case 'reject_request':
         // BEP 6: the block goes to another peer; this one is not asked for it again until it unchokes us anew.
         this.picker.rejected(p, m.index, m.begin);
-        for (const q of this.peers) if (q !== p && !q.link.closed) this.fill(q);
+        for (const q of this.peers) if (q !== p && !q.session.closed) this.fill(q);
         return this.fill(p);
       case 'allowed_fast':
         this.picker.peerAllowedFast(p, m.index);
@@ -341,26 +376,26 @@ export class Swarm {
     const t = this.o.torrent;
     const req = { piecesRoot: m.piecesRoot, baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers };
     const a = t.infoHashV2 ? answerHashRequest(t, req, { trees: this.hashTrees }) : ({ ok: false, reason: 'v1', message: 'a v1 torrent has no merkle trees' } as const);
-    const queued = p.link.socket.writableLength;
+    const queued = p.session.transport.writableLength;
     if (a.ok && queued + a.hashes.length <= HASH_ANSWER_BUFFER) {
-      p.link.send({ type: 'hashes', ...req, hashes: a.hashes });
+      p.session.send({ type: 'hashes', ...req, hashes: a.hashes });
       return;
     }
     const why = a.ok ? `${queued} bytes already queued for it` : `${a.reason}: ${a.message}`;
-    this.o.log?.(`peer ${p.link.address}: hash reject (index ${m.index}, length ${m.length}, base layer ${m.baseLayer}, proof layers ${m.proofLayers}): ${why}`);
-    p.link.send({ type: 'hash_reject', ...req });
+    this.o.log?.(`peer ${p.session.peer}: hash reject (index ${m.index}, length ${m.length}, base layer ${m.baseLayer}, proof layers ${m.proofLayers}): ${why}`);
+    p.session.send({ type: 'hash_reject', ...req });
   }
 
   private violation(p: SwarmPeer, what: string): void {
-    this.o.log?.(`peer ${p.link.address}: protocol violation: ${what}; closing`);
-    p.link.close(new Error(what));
+    this.o.log?.(`peer ${p.session.peer}: protocol violation: ${what}; closing`);
+    p.session.close(new Error(what));
   }
 
   private updateInterest(p: SwarmPeer): void {
     const want = this.picker.interesting(p);
     if (want !== p.amInterested) {
       p.amInterested = want;
-      p.link.send({ type: want ? 'interested' : 'not_interested' });
+      p.session.send({ type: want ? 'interested' : 'not_interested' });
     }
     this.fill(p);
   }
@@ -382,8 +417,8 @@ export class Swarm {
 
   /** Keep the peer's pipeline at its target depth (`batched`: only when at least a batch is missing). */
   private fill(p: SwarmPeer, batched = false): void {
-    if (p.link.closed || this.picker.complete) return;
-    const reqq = p.link.extended?.reqq ?? this.o.defaultReqq ?? 250;
+    if (p.session.closed || this.picker.complete) return;
+    const reqq = p.session.remoteExtended?.reqq ?? this.o.defaultReqq ?? 250;
     const depth = Math.max(1, Math.min(p.queue, reqq, this.o.maxQueue ?? 1024));
     const outstanding = this.picker.outstanding(p);
     const want = depth - outstanding;
@@ -394,7 +429,7 @@ export class Swarm {
     const reqs = this.picker.pick(p, want, p.peerChoking);
     if (reqs.length === 0) return;
     if (this.picker.outstanding(p) === reqs.length) p.lastBlockAt = this.now(); // the stall clock starts with the first request
-    p.link.sendBatch(reqs.map((r) => ({ type: 'request' as const, ...r })));
+    p.session.sendBatch(reqs.map((r) => ({ type: 'request' as const, ...r })));
   }
 
   private onBlock(p: SwarmPeer, index: number, begin: number, block: Uint8Array): void {
@@ -409,8 +444,8 @@ export class Swarm {
       return this.refill(p);
     }
     p.gotData = true;
-    this.dataPeers.add(p.link.address);
-    for (const other of r.cancel) other.link.send({ type: 'cancel', index, begin, length: block.length });
+    this.dataPeers.add(p.session.peer);
+    for (const other of r.cancel) other.session.send({ type: 'cancel', index, begin, length: block.length });
     this.hashAlong(index, begin, block);
     this.o.journal?.markWritten(index);
     if (r.pieceDone) this.awaitingVerify.add(index);
@@ -515,7 +550,7 @@ export class Swarm {
       this.verifiedBytes += this.picker.pieceSize(index);
       await this.o.journal?.markVerified(index);
       for (const q of this.peers) {
-        q.link.send({ type: 'have', index });
+        q.session.send({ type: 'have', index });
         if (q.amInterested && !this.picker.interesting(q)) this.updateInterest(q);
       }
       this.o.onPiece?.(index);
@@ -527,7 +562,7 @@ export class Swarm {
     const list = suspects ?? [];
     for (const w of who) list.push({ peer: w.peer, block: w.block, digest: digests![w.block]! });
     this.suspects.set(index, list);
-    this.o.onHashFailure?.(index, contributors.map((c) => c.link.address));
+    this.o.onHashFailure?.(index, contributors.map((c) => c.session.peer));
     for (const c of contributors) {
       c.strikes += contributors.length === 1 ? 2 : 1;
       if (c.strikes >= (this.o.maxStrikes ?? 3)) this.ban(c, `took part in ${c.strikes} strikes of failed pieces`);
@@ -536,11 +571,11 @@ export class Swarm {
   }
 
   ban(p: SwarmPeer, reason: string): void {
-    if (this.banned.has(p.link.address)) return;
-    this.banned.add(p.link.address);
-    this.o.onBan?.(p.link.address, reason);
-    this.o.log?.(`banned ${p.link.address}: ${reason}`);
-    p.link.close(new Error(`banned: ${reason}`));
+    if (this.banned.has(p.session.peer)) return;
+    this.banned.add(p.session.peer);
+    this.o.onBan?.(p.session.peer, reason);
+    this.o.log?.(`banned ${p.session.peer}: ${reason}`);
+    p.session.close(new Error(`banned: ${reason}`));
   }
 
   // ---- upload side ----------------------------------------------------------
@@ -548,7 +583,7 @@ export class Swarm {
   /** Unchoke interested peers up to the slot count (fastest uploaders to us first), choke the rest. */
   private choker(): void {
     const slots = this.o.uploadSlots ?? 8;
-    const interested = [...this.peers].filter((q) => q.peerInterested && !q.link.closed);
+    const interested = [...this.peers].filter((q) => q.peerInterested && !q.session.closed);
     const now = this.now();
     interested.sort((a, b) => b.down.rate(now) - a.down.rate(now));
     const unchoke = new Set(interested.slice(0, slots));
@@ -556,14 +591,14 @@ export class Swarm {
       const should = unchoke.has(q);
       if (should && q.amChoking) {
         q.amChoking = false;
-        q.link.send({ type: 'unchoke' });
+        q.session.send({ type: 'unchoke' });
       } else if (!should && !q.amChoking) {
         q.amChoking = true;
-        q.link.send({ type: 'choke' });
+        q.session.send({ type: 'choke' });
         // BEP 6: every request dropped on choke is rejected; allowed fast ones are still served.
         // (One being read from disk is judged when the read completes, in serve().)
-        const keep = q.uploads.filter((r) => servedWhileChoked(r, q.link.fast, q.allowedFast));
-        if (q.link.fast) for (const r of q.uploads) if (!keep.includes(r)) this.reject(q, r);
+        const keep = q.uploads.filter((r) => servedWhileChoked(r, q.session.fast, q.allowedFast));
+        if (q.session.fast) for (const r of q.uploads) if (!keep.includes(r)) this.reject(q, r);
         q.uploads.splice(0, q.uploads.length, ...keep);
       }
     }
@@ -577,7 +612,7 @@ export class Swarm {
       hasPiece: (i) => this.picker.hasPiece(i),
       choking: p.amChoking,
       allowedFast: p.allowedFast,
-      fast: p.link.fast,
+      fast: p.session.fast,
       queued: p.uploads.length,
       maxQueued: this.o.maxUploadQueue ?? MAX_UPLOAD_QUEUE,
     });
@@ -596,7 +631,7 @@ export class Swarm {
 
   /** BEP 6 reject_request (only ever sent with the fast extension on). */
   private reject(p: SwarmPeer, r: BlockRequest): void {
-    if (p.link.fast) p.link.send({ type: 'reject_request', index: r.index, begin: r.begin, length: r.length });
+    if (p.session.fast) p.session.send({ type: 'reject_request', index: r.index, begin: r.begin, length: r.length });
   }
 
   /** BEP 3 cancel; with the fast extension the cancelled request still gets its one answer, a reject (BEP 6). */
@@ -612,12 +647,12 @@ export class Swarm {
   /** BEP 6 allowed fast: the canonical set for the peer's IPv4 address, those pieces we have, offered after the bitfield. */
   private offerAllowedFast(p: SwarmPeer): void {
     const k = this.o.allowedFastCount ?? ALLOWED_FAST_COUNT;
-    const ip = allowedFastIpv4(p.link.remoteIp);
-    if (!p.link.fast || k <= 0 || ip === undefined || this.o.torrent.pieceCount === 0) return;
-    for (const i of allowedFastSet(k, this.o.torrent.pieceCount, p.link.remote.infoHash, ip)) {
+    const ip = allowedFastIpv4(p.session.remoteIp);
+    if (!p.session.fast || k <= 0 || ip === undefined || this.o.torrent.pieceCount === 0) return;
+    for (const i of allowedFastSet(k, this.o.torrent.pieceCount, p.session.remote.infoHash, ip)) {
       if (!this.picker.hasPiece(i)) continue;
       p.allowedFast.add(i);
-      p.link.send({ type: 'allowed_fast', index: i });
+      p.session.send({ type: 'allowed_fast', index: i });
     }
   }
 
@@ -635,7 +670,7 @@ export class Swarm {
     const step = async (): Promise<void> => {
       let corked = false;
       try {
-        while (p.uploads.length > 0 && p.link.writable && !this.stopped) {
+        while (p.uploads.length > 0 && p.session.writable && !this.stopped) {
           const r = p.uploads.shift()!;
           const flight = { r, cancelled: false };
           p.inFlight = flight;
@@ -643,19 +678,19 @@ export class Swarm {
           const piece = await this.wire.acquire(r.index);
           try {
             p.inFlight = undefined;
-            if (p.link.closed) break;
+            if (p.session.closed) break;
             // Cancelled, or we choked the peer, while the piece was read: still one answer (BEP 6).
-            if (flight.cancelled || (p.amChoking && !servedWhileChoked(r, p.link.fast, p.allowedFast))) {
+            if (flight.cancelled || (p.amChoking && !servedWhileChoked(r, p.session.fast, p.allowedFast))) {
               this.reject(p, r);
               continue;
             }
             // What goes out until the next tick leaves in one writev.
             if (!corked) {
-              p.link.cork();
+              p.session.cork();
               corked = true;
               process.nextTick(() => {
                 corked = false;
-                p.link.uncork();
+                p.session.uncork();
               });
             }
             let bytes = r.length;
@@ -676,9 +711,9 @@ export class Swarm {
                 bytes += q.length;
               }
               piece.retain();
-              p.link.sendPieceMessages(piece.bytes.subarray(span[0], end), run, () => piece.release());
+              p.session.sendPieceMessages(piece.bytes.subarray(span[0], end), run, () => piece.release());
             } else {
-              p.link.sendPiece(r.index, r.begin, piece.data(r.begin, r.length));
+              p.session.sendPiece(r.index, r.begin, piece.data(r.begin, r.length));
             }
             const now = this.now();
             p.up.add(bytes, now);
@@ -688,8 +723,8 @@ export class Swarm {
           }
         }
       } catch (e) {
-        this.o.log?.(`serving ${p.link.address} failed: ${(e as Error).message}`);
-        p.link.close(e as Error);
+        this.o.log?.(`serving ${p.session.peer} failed: ${(e as Error).message}`);
+        p.session.close(e as Error);
       } finally {
         p.inFlight = undefined;
         p.serving = false;
@@ -717,7 +752,7 @@ export class Swarm {
       this.pexOffered(p);
       return this.updateInterest(p);
     }
-    const name = p.link.extensions.nameFor('in', extId);
+    const name = p.session.extensions.nameFor('in', extId);
     if (name === 'ut_pex' && extId === LOCAL_EXTENSION_IDS.ut_pex) {
       try {
         const pex = decodeUtPex(payload).value;
@@ -728,7 +763,7 @@ export class Swarm {
       return;
     }
     if (name === 'ut_metadata') {
-      const theirId = p.link.extensions.idFor('out', 'ut_metadata');
+      const theirId = p.session.extensions.idFor('out', 'ut_metadata');
       if (theirId === undefined) return;
       try {
         const msg = decodeUtMetadata(payload).value;
@@ -739,7 +774,7 @@ export class Swarm {
           start < info.length
             ? encodeUtMetadata({ msgType: 'data', piece: msg.piece, totalSize: info.length, data: info.subarray(start, start + UT_METADATA_PIECE_LENGTH) })
             : encodeUtMetadata({ msgType: 'reject', piece: msg.piece });
-        p.link.send({ type: 'extended', extId: theirId, payload: reply });
+        p.session.send({ type: 'extended', extId: theirId, payload: reply });
       } catch {
         // ignore a broken request
       }
@@ -765,15 +800,15 @@ export class Swarm {
 
   /** Its extended handshake (the first or a later one) offers ut_pex: from now on it hears of our other peers. */
   private pexOffered(p: SwarmPeer): void {
-    if (p.pex || p.link.extensions.idFor('out', 'ut_pex') === undefined) return;
+    if (p.pex || p.session.extensions.idFor('out', 'ut_pex') === undefined) return;
     p.pex = { sender: new PexSender(this.o.pexLimits), dueAt: this.now() + (this.o.pexFirstDelayMs ?? PEX_FIRST_DELAY_MS), sent: 0, quietAt: -1 };
   }
 
   private pexView(p: SwarmPeer): PexPeerView {
-    const ext = p.link.extended;
+    const ext = p.session.remoteExtended;
     return {
-      ip: p.link.remoteIp,
-      remotePort: p.link.socket.remotePort ?? 0,
+      ip: p.session.remoteIp,
+      remotePort: p.session.transport.remotePort,
       outgoing: p.outgoing,
       listenPort: ext?.p,
       seed: ext?.uploadOnly === true || this.peerIsSeed(p),
@@ -797,23 +832,23 @@ export class Swarm {
     let self: Set<string> | undefined;
     for (const p of this.peers) {
       // quietAt: nothing to tell it at this epoch, and nothing changed since.
-      if (!p.pex || now < p.pex.dueAt || p.pex.quietAt === this.pexEpoch || p.link.closed) continue;
-      const id = p.link.extensions.idFor('out', 'ut_pex');
+      if (!p.pex || now < p.pex.dueAt || p.pex.quietAt === this.pexEpoch || p.session.closed) continue;
+      const id = p.session.extensions.idFor('out', 'ut_pex');
       if (id === undefined) continue;
       if (!views) {
         views = new Map();
-        for (const q of this.peers) if (!q.link.closed) views.set(q, this.pexView(q));
+        for (const q of this.peers) if (!q.session.closed) views.set(q, this.pexView(q));
         // Our own listen address as each connection sees us: a peer there is ourselves.
         self = new Set();
         const port = this.o.listenPort?.();
-        if (port !== undefined) for (const q of this.peers) if (q.link.socket.localAddress) self.add(pexKey(q.link.socket.localAddress, port));
+        if (port !== undefined) for (const q of this.peers) if (q.session.transport.localHost) self.add(pexKey(q.session.transport.localHost, port));
       }
       const message = p.pex.sender.next(pexContacts(views.values(), views.get(p)!, self!));
       if (!message) {
         p.pex.quietAt = this.pexEpoch;
         continue;
       }
-      p.link.send({ type: 'extended', extId: id, payload: encodeUtPex(message) });
+      p.session.send({ type: 'extended', extId: id, payload: encodeUtPex(message) });
       p.pex.sent++;
       p.pex.dueAt = now + (this.o.pexIntervalMs ?? PEX_INTERVAL_MS);
     }
@@ -831,11 +866,11 @@ export class Swarm {
       p.queue = Math.max(16, Math.ceil((rate * 1.5) / this.picker.blockSize));
       if (this.picker.outstanding(p) > 0 && now - p.lastBlockAt > timeout) {
         p.stalls++;
-        this.o.log?.(`peer ${p.link.address} stalled (${p.stalls}); its requests go to others`);
+        this.o.log?.(`peer ${p.session.peer} stalled (${p.stalls}); its requests go to others`);
         const dropped = this.picker.cancelAll(p);
-        if (p.link.fast || !p.peerChoking) p.link.sendBatch(dropped.map((r) => ({ type: 'cancel' as const, ...r })));
+        if (p.session.fast || !p.peerChoking) p.session.sendBatch(dropped.map((r) => ({ type: 'cancel' as const, ...r })));
         p.lastBlockAt = now;
-        if (p.stalls >= 2) p.link.close(new Error('stalled twice'));
+        if (p.stalls >= 2) p.session.close(new Error('stalled twice'));
         for (const q of this.peers) if (q !== p) this.fill(q);
       } else this.fill(p);
     }
@@ -857,7 +892,7 @@ export class Swarm {
     this.stopped = true;
     clearInterval(this.tickTimer);
     this.wire.clear();
-    for (const p of [...this.peers]) p.link.close();
+    for (const p of [...this.peers]) p.session.close();
     this.peers.clear();
   }
 }

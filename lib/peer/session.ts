@@ -117,7 +117,7 @@ export class PeerSession {
   private pieceCount: number | undefined;
   private infoHash: Uint8Array | undefined;
   private established = false;
-  private greeted = false;
+  private greetedAlready = false;
   private pending: { resolve: (s: PeerSession) => void; reject: (e: PeerError) => void } | undefined;
   private handlers: SessionHandlers | undefined;
   private held: Array<[Message, number]> = [];
@@ -332,6 +332,11 @@ export class PeerSession {
     if (this.closed && this.handlers === handlers) handlers.close(this.closeReason);
   }
 
+  /** Our first message and extended handshake went out. */
+  get greeted(): boolean {
+    return this.greetedAlready;
+  }
+
   /** Hold incoming messages (in order, up to a mark, then pause the transport) until the next `attach`. */
   detach(): void {
     this.handlers = undefined;
@@ -342,8 +347,8 @@ export class PeerSession {
    * have none), then our extended handshake when both sides do BEP 10. Once.
    */
   greet(first: Message | undefined): void {
-    if (this.greeted || this.closed) return;
-    this.greeted = true;
+    if (this.greetedAlready || this.closed) return;
+    this.greetedAlready = true;
     if (first) this.send(first);
     if (this.extendedSupported && this.opts.extended !== false && supportsExtended(this.ourReserved)) {
       const init = this.opts.extended ?? {};

@@ -49,7 +49,7 @@ async function until(what: string, pred: () => boolean, ms = 5000): Promise<void
   }
 }
 
-const withExtended = (s: RunningSeeder): number => [...s.swarm.peers].filter((p) => p.link.extended).length;
+const withExtended = (s: RunningSeeder): number => [...s.swarm.peers].filter((p) => p.session.remoteExtended).length;
 const verdicts = (r: ComplianceReport): Record<string, string> => Object.fromEntries(r.checks.map((c) => [c.id, c.result]));
 
 /** The ut_pex messages the seeder sent the probe's main session, decoded. */

@@ -41,7 +41,7 @@ async function seeder(o: Partial<Parameters<typeof startSeeder>[0]> = {}): Promi
 /** Until `s` has `n` peers whose extended handshake arrived (bounded). */
 async function peersReady(s: RunningSeeder, n: number): Promise<void> {
   const deadline = Date.now() + 5000;
-  while ([...s.swarm.peers].filter((p) => p.link.extended).length < n) {
+  while ([...s.swarm.peers].filter((p) => p.session.remoteExtended).length < n) {
     if (Date.now() > deadline) throw new Error(`seeder has ${s.swarm.peers.size} peers, not ${n}, after 5 s`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -3,7 +3,7 @@ import { encode } from '../../lib/bencode/encode.js';
 import { parseInfoDict } from '../../lib/metainfo/parse.js';
 import { rootFromPieceLayer, v2PieceHash, zeroHash } from '../../lib/metainfo/merkle.js';
 import { deterministicBytes } from '../../lib/engine/make-torrent.js';
-import { makePeerId } from '../../lib/engine/downloader.js';
+import { makePeerId } from '../../lib/peer/identity.js';
 import { fetchPieceLayers, layerRequests, withPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
 import { PeerConnection } from '../../lib/peer/peer-connection.js';
 import { checkPieceLayers } from '../../lib/engine/piece-verifier.js';

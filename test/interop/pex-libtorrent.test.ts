@@ -64,7 +64,7 @@ describe.skipIf(!havePeers('libtorrent'))('ut_pex from btscope seed to libtorren
       const p = await startSeeder({ torrent, dir: path.join(dir, 'seed'), skipCheck: true, connectTo: [{ host: '127.0.0.1', port: s.port }] });
       seeders.push(p);
       const deadline = Date.now() + 5000;
-      while (![...s.swarm.peers].some((q) => q.link.extended)) {
+      while (![...s.swarm.peers].some((q) => q.session.remoteExtended)) {
         if (Date.now() > deadline) throw new Error('P did not connect to S in 5 s');
         await new Promise((r) => setTimeout(r, 20));
       }

@@ -5,8 +5,9 @@ import { parseMagnet } from '../../lib/magnet/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { formatBytes } from '../../lib/core/bytes.js';
-import { download, makePeerId, type DownloadSummary, type PeerAddress } from '../../lib/engine/downloader.js';
-import { resolveMagnet } from '../../lib/engine/magnet-resolve.js';
+import { download, type DownloadSummary, type PeerAddress } from '../../lib/engine/downloader.js';
+import { makePeerId } from '../../lib/peer/identity.js';
+import { resolveMagnetKeeping, type MagnetPeer } from '../../lib/engine/magnet-resolve.js';
 import { renderProgress } from '../../lib/engine/progress.js';
 import { withJson } from '../options.js';
 import { ioOf } from '../io.js';
@@ -72,6 +73,7 @@ export async function handler(argv: Args): Promise<number> {
   };
   let torrent: Torrent;
   let trackers: string[][];
+  const handover: MagnetPeer[] = [];
   if (argv.target.startsWith('magnet:')) {
     const m = parseMagnet(argv.target);
     for (const pe of m.peers) peers.push(parsePeerArg(pe));
@@ -79,7 +81,7 @@ export async function handler(argv: Args): Promise<number> {
     // BEP 9 metadata, then (v2 and hybrid, BEP 52) the piece layers from a peer.
     const wireHash = (m.infoHash ?? m.infoHashV2!.subarray(0, 20));
     const peerId = makePeerId();
-    torrent = await resolveMagnet({
+    const resolved = await resolveMagnetKeeping({
       magnet: m,
       peers: await magnetCandidates(wireHash, peerId, peers, trackers),
       peerId,
@@ -87,12 +89,16 @@ export async function handler(argv: Args): Promise<number> {
       timeoutMs: Math.min(argv.timeout * 1000, 30_000),
       deadlineMs: argv.timeout * 1000,
       ...(argv.json ? {} : { log: (line: string) => io.err(line) }),
+      ...(onFrame ? { onFrame } : {}),
     });
+    torrent = resolved.torrent;
+    // The peer that gave the metadata goes on to give data, on the same connection.
+    if (resolved.peer) handover.push(resolved.peer);
   } else {
     torrent = parseTorrent(await readInput(argv.target));
     trackers = torrent.trackers.map((t) => [...t]);
   }
-  if (peers.length === 0 && trackers.length === 0) throw new UsageError('no peers: the torrent names no tracker; give --peer HOST:PORT');
+  if (peers.length === 0 && trackers.length === 0 && handover.length === 0) throw new UsageError('no peers: the torrent names no tracker; give --peer HOST:PORT');
   const progress = io.errIsTTY && !argv.json;
   let summary: DownloadSummary;
   try {
@@ -100,6 +106,7 @@ export async function handler(argv: Args): Promise<number> {
       torrent,
       outDir: argv.o,
       peers,
+      handover,
       trackers,
       announce: trackerAnnounce,
       maxPeers: argv['max-peers'],
