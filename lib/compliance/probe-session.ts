@@ -1,10 +1,11 @@
-import { createConnection, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { DecodeError } from '../core/errors.js';
 import { HANDSHAKE_LENGTH, PROTOCOL_BYTES, decodeHandshake, encodeHandshake } from '../wire/handshake.js';
 import { WireFramer } from '../wire/framer.js';
 import { encodeMessage, parseMessage, type Message } from '../wire/messages.js';
 import type { ScenarioName, SessionRecord, WireEvent } from './types.js';
+import type { Transport } from '../transport/transport.js';
+import { dialTcp } from '../transport/tcp.js';
 
 /**
  * A raw peer-wire connection for the compliance checker: lower level than
@@ -26,6 +27,33 @@ export interface ProbeOptions {
   readonly maxBytes?: number;
   /** Frames recorded in all before the session stops listening. */
   readonly maxEvents?: number;
+  /** How to open the connection (default TCP). */
+  readonly dial?: (host: string, port: number, o: { timeoutMs?: number }) => Promise<Transport>;
+}
+
+/** The stand-in for a connection that never opened. */
+function closedTransport(o: ProbeOptions): Transport {
+  return {
+    kind: 'none',
+    peer: `${o.host}:${o.port}`,
+    remoteHost: o.host,
+    remotePort: o.port,
+    localHost: undefined,
+    setHandlers: () => {},
+    write: (_b, written) => {
+      written?.();
+      return false;
+    },
+    cork: () => {},
+    uncork: () => {},
+    writableLength: 0,
+    needsDrain: false,
+    pause: () => {},
+    resume: () => {},
+    paused: false,
+    close: () => {},
+    closed: true,
+  };
 }
 
 /** How far to look for a handshake that something else came before. */
@@ -44,7 +72,7 @@ type Waiter = { pred: (e: WireEvent<Message>) => boolean; resolve: (e: WireEvent
 
 export class ProbeSession {
   readonly record: SessionRecord<Message> & { readonly malformed: MalformedFrame[] };
-  private readonly socket: Socket;
+  private readonly transport: Transport;
   private readonly t0 = performance.now();
   private pre: Uint8Array = new Uint8Array(0);
   private framer: WireFramer | undefined;
@@ -54,8 +82,8 @@ export class ProbeSession {
   private waiters: Waiter[] = [];
   private closeWaiters: Array<() => void> = [];
 
-  private constructor(socket: Socket, private readonly opts: ProbeOptions) {
-    this.socket = socket;
+  private constructor(transport: Transport, private readonly opts: ProbeOptions) {
+    this.transport = transport;
     this.record = {
       scenario: opts.scenario,
       ourReserved: opts.reserved,
@@ -69,34 +97,28 @@ export class ProbeSession {
   }
 
   /** Connect, send our handshake at once, and start recording. Never throws: a failed connect is recorded. */
-  static open(opts: ProbeOptions): Promise<ProbeSession> {
-    return new Promise((resolve) => {
-      const socket = createConnection({ host: opts.host, port: opts.port });
-      const s = new ProbeSession(socket, opts);
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => {
-        s.finish({ how: 'connect_failed', message: `no TCP connection within ${opts.connectTimeoutMs} ms` });
-        socket.destroy();
-        resolve(s);
-      }, opts.connectTimeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        s.write(encodeHandshake({ reserved: opts.reserved, infoHash: opts.infoHash, peerId: opts.peerId }));
-        resolve(s);
-      });
-      socket.on('data', (chunk: Buffer) => s.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
-      socket.on('error', (e: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        const connected = s.record.handshake !== undefined || s.outOffset > 0;
-        s.finish(connected ? { how: 'reset', message: `${e.code ?? ''} ${e.message}`.trim() } : { how: 'connect_failed', message: e.message });
-        resolve(s);
-      });
-      socket.on('close', () => {
-        clearTimeout(timer);
+  static async open(opts: ProbeOptions): Promise<ProbeSession> {
+    let transport: Transport;
+    try {
+      transport = await (opts.dial ?? dialTcp)(opts.host, opts.port, { timeoutMs: opts.connectTimeoutMs });
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      const message = err.code === 'connect_timeout' ? `no TCP connection within ${opts.connectTimeoutMs} ms` : err.message;
+      const s = new ProbeSession(closedTransport(opts), opts);
+      s.finish({ how: 'connect_failed', message });
+      return s;
+    }
+    const s = new ProbeSession(transport, opts);
+    transport.setHandlers({
+      data: (chunk) => s.onData(chunk),
+      drain: () => {},
+      close: (e) => {
+        if (e) s.finish({ how: 'reset', message: `${(e.cause as NodeJS.ErrnoException | undefined)?.code ?? ''} ${e.message}`.trim() });
         s.onPeerEnd();
-        resolve(s);
-      });
+      },
     });
+    s.write(encodeHandshake({ reserved: opts.reserved, infoHash: opts.infoHash, peerId: opts.peerId }));
+    return s;
   }
 
   now(): number {
@@ -177,22 +199,22 @@ export class ProbeSession {
    * yet served are still queued there (the cancel probe rests on this).
    */
   pauseReading(): void {
-    this.socket.pause();
+    this.transport.pause();
   }
 
   resumeReading(): void {
-    this.socket.resume();
+    this.transport.resume();
   }
 
   /** Close our side and stop recording. */
   close(): void {
     if (!this.closed) this.finish({ how: 'we_closed' });
-    this.socket.destroy();
+    this.transport.close();
   }
 
   private write(bytes: Uint8Array): void {
     this.outOffset += bytes.length;
-    this.socket.write(bytes);
+    this.transport.write(bytes);
   }
 
   private push(e: Omit<WireEvent<Message>, 'seq' | 'at'>): WireEvent<Message> {
@@ -233,7 +255,7 @@ export class ProbeSession {
     this.inBytes += chunk.length;
     if (this.inBytes > (this.opts.maxBytes ?? 256 * 1024 * 1024)) {
       this.finish({ how: 'limit', message: `the peer sent more than ${this.opts.maxBytes} bytes` });
-      this.socket.destroy();
+      this.transport.close();
       return;
     }
     if (!this.framer) {
@@ -284,7 +306,7 @@ export class ProbeSession {
       if (buf.length === 0) message = 'the peer closed without sending anything';
       this.record.badHandshake = { bytes: buf.slice(0, 256), code, offset, message };
       this.finish({ how: 'handshake_failed', code, offset, message });
-      this.socket.destroy();
+      this.transport.close();
     }
     return false;
   }
@@ -299,7 +321,7 @@ export class ProbeSession {
       const done = ((err.partial as { frames?: ReturnType<WireFramer['push']> } | undefined)?.frames ?? []);
       for (const f of done) this.frame(f.offset, f.bytes);
       this.finish({ how: 'decode_error', code: err.code, offset: err.offset, message: err.message });
-      this.socket.destroy();
+      this.transport.close();
       return;
     }
     for (const f of frames) this.frame(f.offset, f.bytes);
@@ -309,7 +331,7 @@ export class ProbeSession {
     if (this.closed) return;
     if (this.record.events.length >= (this.opts.maxEvents ?? 100_000)) {
       this.finish({ how: 'limit', message: `more than ${this.opts.maxEvents} frames` });
-      this.socket.destroy();
+      this.transport.close();
       return;
     }
     try {

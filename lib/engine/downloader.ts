@@ -317,6 +317,7 @@ async function torrentOfMagnet(o: DownloadOptions, handover: MagnetPeer[]): Prom
     ...(o.timeoutMs !== undefined ? { deadlineMs: o.timeoutMs } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.onFrame ? { onFrame: o.onFrame } : {}),
   });
   if (r.peer) handover.push(r.peer);
   return r.torrent;

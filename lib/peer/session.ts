@@ -324,8 +324,9 @@ export class PeerSession {
     this.handlers = handlers;
     const held = this.held;
     this.held = [];
+    // Held messages are delivered even when the session closed meanwhile: they did arrive.
     for (const [m, offset] of held) {
-      if (this.closed || this.handlers !== handlers) break;
+      if (this.handlers !== handlers) break;
       handlers.message(m, offset);
     }
     if (!this.closed && this.transport.paused && this.handlers === handlers) this.transport.resume();
