@@ -317,6 +317,11 @@ export function messageFrame(bytes: Uint8Array, base: number, m: Message, ctx: M
     case 'unknown':
       if (m.payload.length > 0) fields.push(field(F.payload, s(5, end), m.payload));
       break;
+    default: {
+      // A new member of the union (a new table row) needs its fields here too.
+      const unhandled: never = m;
+      return unhandled;
+    }
   }
   const frame: Frame = { title: messageTitle(m, ctx), bytes, base, fields, ...(diagnostics.length ? { diagnostics } : {}) };
   return frame;
