@@ -2,6 +2,7 @@ import { decode } from '../bencode/decode.js';
 import type { BNode } from '../bencode/node.js';
 import { supportsExtended, supportsFast } from '../wire/handshake.js';
 import type { Message } from '../wire/messages.js';
+import { messagesOfBep } from '../wire/message-spec.js';
 import type { EvidenceRef, SessionRecord, WireEvent } from './types.js';
 
 /**
@@ -14,7 +15,8 @@ export type Event = WireEvent<Message>;
 /** Our extension ids (the `m` dict we send): the peer addresses ut_metadata and ut_pex messages to us with these. */
 export { LOCAL_EXTENSION_IDS as OUR_EXTENSION_IDS } from '../wire/extended.js';
 
-export const FAST_TYPES: ReadonlySet<Message['type']> = new Set(['suggest_piece', 'have_all', 'have_none', 'reject_request', 'allowed_fast']);
+/** The BEP 6 (fast extension) messages, from the message table. */
+export const FAST_TYPES: ReadonlySet<Message['type']> = new Set(messagesOfBep(6));
 
 export const incoming = (s: Session): Event[] => s.events.filter((e) => e.dir === 'in');
 export const outgoing = (s: Session, tag?: string): Event[] => s.events.filter((e) => e.dir === 'out' && (tag === undefined || e.tag === tag));

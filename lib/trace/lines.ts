@@ -1,11 +1,9 @@
 import { toHex, printable } from '../core/bytes.js';
 import type { Message } from '../wire/messages.js';
+import { messageLine } from '../wire/message-spec.js';
 import { decodePeerId } from '../wire/peer-id.js';
 import { reservedNames, type Handshake } from '../wire/handshake.js';
 import type { ExtendedHandshake } from '../wire/extended.js';
-import { decodeUtMetadata } from '../wire/ut-metadata.js';
-import { decodeUtPex } from '../wire/ut-pex.js';
-import { DecodeError } from '../core/errors.js';
 import type { UdpMessage } from '../tracker/udp.js';
 import type { AnnounceQuery, HttpAnnounceResponse } from '../tracker/http-announce.js';
 
@@ -37,63 +35,9 @@ export function extendedHandshakeText(h: ExtendedHandshake): string {
   return parts.join(' ');
 }
 
-/** The one-line form of a peer wire message: `piece index=12 begin=16384 len=16384`. */
+/** The one-line form of a peer wire message: `piece index=12 begin=16384 len=16384` (the message table's `line`). */
 export function messageText(m: Message, extName?: string): string {
-  switch (m.type) {
-    case 'keep_alive':
-    case 'choke':
-    case 'unchoke':
-    case 'interested':
-    case 'not_interested':
-    case 'have_all':
-    case 'have_none':
-      return m.type;
-    case 'have':
-    case 'suggest_piece':
-    case 'allowed_fast':
-      return `${m.type} index=${m.index}`;
-    case 'bitfield': {
-      let set = 0;
-      for (const b of m.bitfield) for (let x = b; x; x &= x - 1) set++;
-      return `bitfield len=${m.bitfield.length} pieces_set=${set}`;
-    }
-    case 'request':
-    case 'cancel':
-    case 'reject_request':
-      return `${m.type} index=${m.index} begin=${m.begin} len=${m.length}`;
-    case 'piece':
-      return `piece index=${m.index} begin=${m.begin} len=${m.block.length}`;
-    case 'port':
-      return `port ${m.port}`;
-    case 'extended':
-      return extendedText(m.extId, m.payload, extName);
-    case 'hash_request':
-    case 'hash_reject':
-    case 'hashes':
-      return `${m.type} pieces_root=${toHex(m.piecesRoot).slice(0, 16)}… base_layer=${m.baseLayer} index=${m.index} length=${m.length} proof_layers=${m.proofLayers}${m.type === 'hashes' ? ` hashes=${m.hashes.length / 32}` : ''}`;
-    case 'unknown':
-      return `unknown id=${m.id} len=${m.payload.length}`;
-  }
-}
-
-function extendedText(extId: number, payload: Uint8Array, name: string | undefined): string {
-  if (name === 'ut_metadata') {
-    try {
-      const v = decodeUtMetadata(payload).value;
-      const extra = v.msgType === 'data' ? ` total_size=${v.totalSize} data=${v.data.length}` : '';
-      return `extended ut_metadata ${v.msgType} piece=${v.piece}${extra}`;
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-    }
-  } else if (name === 'ut_pex') {
-    try {
-      const v = decodeUtPex(payload).value;
-      return `extended ut_pex added=${v.added.length + v.added6.length} dropped=${v.dropped.length + v.dropped6.length}`;
-    } catch (e) {
-      if (!(e instanceof DecodeError)) throw e;
-    }
-  }
-  return `extended ${name ?? `id=${extId} (not negotiated)`} len=${payload.length}`;
+  return messageLine(m, { extName });
 }
 
 const UDP_EVENT_NAMES = ['none', 'completed', 'started', 'stopped'];

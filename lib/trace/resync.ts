@@ -1,4 +1,4 @@
-import { MESSAGE_IDS } from '../wire/messages.js';
+import { MESSAGE_BY_ID, MESSAGE_IDS, maxPayload, type MessageRow, type PayloadBounds } from '../wire/message-spec.js';
 import { PROTOCOL_BYTES } from '../wire/handshake.js';
 
 /**
@@ -9,28 +9,26 @@ import { PROTOCOL_BYTES } from '../wire/handshake.js';
  * decoding is lib/wire's.
  */
 
-/** Payload length (length prefix minus the id byte) each id must have, or [min, max]. */
-const PAYLOAD_RANGE: Record<number, readonly [number, number]> = {
-  [MESSAGE_IDS.choke]: [0, 0],
-  [MESSAGE_IDS.unchoke]: [0, 0],
-  [MESSAGE_IDS.interested]: [0, 0],
-  [MESSAGE_IDS.not_interested]: [0, 0],
-  [MESSAGE_IDS.have]: [4, 4],
-  [MESSAGE_IDS.bitfield]: [1, 1 << 20],
-  [MESSAGE_IDS.request]: [12, 12],
-  [MESSAGE_IDS.piece]: [8, 8 + (1 << 17)],
-  [MESSAGE_IDS.cancel]: [12, 12],
-  [MESSAGE_IDS.port]: [2, 2],
-  [MESSAGE_IDS.suggest_piece]: [4, 4],
-  [MESSAGE_IDS.have_all]: [0, 0],
-  [MESSAGE_IDS.have_none]: [0, 0],
-  [MESSAGE_IDS.reject_request]: [12, 12],
-  [MESSAGE_IDS.allowed_fast]: [4, 4],
-  [MESSAGE_IDS.extended]: [1, 1 << 20],
-  [MESSAGE_IDS.hash_request]: [48, 48],
-  [MESSAGE_IDS.hashes]: [48, 48 + 32 * 8192],
-  [MESSAGE_IDS.hash_reject]: [48, 48],
-};
+/**
+ * The largest sizes seen from any client in captures, wider than what btscope
+ * holds a live peer to (`frameLimits`): 128 KiB blocks, bitfields of 2^23
+ * pieces (1 MiB), 1 MiB extended messages, 8192 hashes in one message.
+ */
+export const CAPTURE_BOUNDS: PayloadBounds = { blockLength: 1 << 17, pieceCount: 1 << 23, hashes: 8192, extendedPayload: 1 << 20 };
+
+/**
+ * Payload lengths a frame of this row may plausibly have: the table's size
+ * rule under CAPTURE_BOUNDS. A variable-size message is never empty here: an
+ * empty bitfield decodes, but no client sends one, and runs of `00000001 05`
+ * in arbitrary bytes would otherwise chain.
+ */
+function plausiblePayload(row: MessageRow): readonly [number, number] {
+  if (row.fixedPayload >= 0) return [row.fixedPayload, row.fixedPayload];
+  return [Math.max(row.minPayload, 1), maxPayload(row, CAPTURE_BOUNDS) ?? 0xffffffff]; // no cap of its own: any length
+}
+
+/** Plausible payload range by id (undefined: an id no frame boundary is accepted on). */
+const PAYLOAD_RANGE: ReadonlyArray<readonly [number, number] | undefined> = MESSAGE_BY_ID.map((row) => row && plausiblePayload(row));
 
 export type FrameCheck = 'ok' | 'bad' | 'more';
 

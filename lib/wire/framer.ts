@@ -1,6 +1,6 @@
 import { DecodeError } from '../core/errors.js';
 import { HANDSHAKE_LENGTH, checkProtocolPrefix } from './handshake.js';
-import { MESSAGE_IDS, MESSAGE_NAMES } from './messages.js';
+import { MESSAGE_BY_ID, MESSAGE_ROWS, maxPayload, type PayloadBounds } from './message-spec.js';
 import { UT_METADATA_PIECE_LENGTH } from './ut-metadata.js';
 
 /**
@@ -48,25 +48,38 @@ export interface WireFramerOptions extends Partial<FrameLimits> {
 /** Default cap: 2 MiB covers 16 KiB blocks, bitfields of 16M pieces, BEP 52 hash batches. */
 export const DEFAULT_MAX_FRAME_LENGTH = 2 * 1024 * 1024;
 export const DEFAULT_BLOCK_LENGTH = 16 * 1024;
+/** An extended frame: one 16 KiB ut_metadata piece plus its dict (frame length, prefix included). */
+const DEFAULT_MAX_EXTENDED_LENGTH = 6 + UT_METADATA_PIECE_LENGTH + 1024;
+const DEFAULT_MAX_HASHES = 1024;
 
 /**
- * Limits sized from what the torrent allows: a piece message carries one block
- * (`13 + blockLength`), a bitfield `ceil(pieces / 8)` bytes, an extended message
- * one 16 KiB metadata piece plus its dict. Use before the torrent is known:
- * `frameLimits({})` (bitfield then capped by the global limit).
+ * Limits sized from what the torrent allows, by the message table's size
+ * rules: a piece message carries one block (`13 + blockLength`), a bitfield
+ * `ceil(pieces / 8)` bytes, an extended message one 16 KiB metadata piece plus
+ * its dict, a hashes message `maxHashes` hashes. Use before the torrent is
+ * known: `frameLimits({})` (bitfield then capped by the global limit).
+ *
+ * Only variable-size messages get a per-id cap: a fixed-size message of the
+ * wrong length is the decoder's `bad_length` (at its payload), not a framing
+ * limit. Once the piece count is known, the global limit is the largest
+ * frame any row allows.
  */
 export function frameLimits(opts: { pieceCount?: number; maxBlockLength?: number; maxExtendedLength?: number; maxHashes?: number }): FrameLimits {
-  const block = opts.maxBlockLength ?? DEFAULT_BLOCK_LENGTH;
-  const extended = opts.maxExtendedLength ?? 6 + UT_METADATA_PIECE_LENGTH + 1024;
-  const hashes = 5 + 48 + 32 * (opts.maxHashes ?? 1024);
-  const byId: Partial<Record<number, number>> = {
-    [MESSAGE_IDS.piece]: 13 + block,
-    [MESSAGE_IDS.extended]: extended,
-    [MESSAGE_IDS.hashes]: hashes,
+  const bounds: PayloadBounds = {
+    blockLength: opts.maxBlockLength ?? DEFAULT_BLOCK_LENGTH,
+    extendedPayload: (opts.maxExtendedLength ?? DEFAULT_MAX_EXTENDED_LENGTH) - 5,
+    hashes: opts.maxHashes ?? DEFAULT_MAX_HASHES,
+    ...(opts.pieceCount !== undefined ? { pieceCount: opts.pieceCount } : {}),
   };
-  if (opts.pieceCount !== undefined) byId[MESSAGE_IDS.bitfield] = 5 + Math.ceil(opts.pieceCount / 8);
-  const known = Object.values(byId) as number[];
-  const maxFrameLength = opts.pieceCount !== undefined ? Math.max(...known, 17 + 48) : DEFAULT_MAX_FRAME_LENGTH;
+  const byId: Partial<Record<number, number>> = {};
+  let largest = 0;
+  for (const row of MESSAGE_ROWS) {
+    const max = maxPayload(row, bounds);
+    if (max === undefined) continue;
+    if (row.fixedPayload < 0) byId[row.id] = 5 + max;
+    largest = Math.max(largest, 5 + max);
+  }
+  const maxFrameLength = opts.pieceCount !== undefined ? largest : DEFAULT_MAX_FRAME_LENGTH;
   return { maxFrameLength, maxLengthById: byId };
 }
 
@@ -216,7 +229,7 @@ export class WireFramer {
           const idLimit = this.limits.maxLengthById?.[id];
           if (idLimit !== undefined && total > idLimit) {
             this.held = avail;
-            const name = MESSAGE_NAMES[id] ?? `id ${id}`;
+            const name = MESSAGE_BY_ID[id]?.name ?? `id ${id}`;
             throw new DecodeError('limit_exceeded', this.consumed, `${name} frame of ${total} bytes exceeds its ${idLimit}-byte limit`, 'length');
           }
           const keep = this.keepPrefix?.[id];

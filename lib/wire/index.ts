@@ -1,6 +1,7 @@
 export * from './handshake.js';
 export * from './peer-id.js';
 export * from './messages.js';
+export * from './message-spec.js';
 export * from './framer.js';
 export * from './extended.js';
 export * from './bitfield.js';

@@ -4,47 +4,10 @@ import type { Diagnostic } from '../core/diagnostic.js';
 import { HASH_FIELDS, HASH_HEADER_LENGTH, hashFields, readHashHeader, writeHashHeader, type HashRequestFields } from './hash-messages.js';
 import { checkBitfield, countPieces } from './bitfield.js';
 import { extendedPayloadFields, type Direction, type ExtensionIds } from './extended.js';
+import { MESSAGE_BY_ID, MESSAGE_IDS, MESSAGE_NAMES, rowOf } from './message-spec.js';
 
-/**
- * Peer wire message ids: BEP 3 (0-8), BEP 5 (port), BEP 6 (0x0D-0x11),
- * BEP 10 (extended), BEP 52 (hash request/hashes/hash reject).
- */
-export const MESSAGE_IDS = {
-  choke: 0,
-  unchoke: 1,
-  interested: 2,
-  not_interested: 3,
-  have: 4,
-  bitfield: 5,
-  request: 6,
-  piece: 7,
-  cancel: 8,
-  port: 9,
-  suggest_piece: 0x0d,
-  have_all: 0x0e,
-  have_none: 0x0f,
-  reject_request: 0x10,
-  allowed_fast: 0x11,
-  extended: 20,
-  hash_request: 21,
-  hashes: 22,
-  hash_reject: 23,
-} as const;
-
-export type KnownMessageName = keyof typeof MESSAGE_IDS;
-export type MessageType = KnownMessageName | 'keep_alive' | 'unknown';
-
-/** id -> name, for value names in frames. */
-export const MESSAGE_NAMES: Readonly<Record<number, KnownMessageName>> = Object.fromEntries(
-  Object.entries(MESSAGE_IDS).map(([k, v]) => [v, k]),
-) as Record<number, KnownMessageName>;
-
-/** The BEP defining each message. */
-export const MESSAGE_BEPS: Readonly<Record<KnownMessageName, number>> = {
-  choke: 3, unchoke: 3, interested: 3, not_interested: 3, have: 3, bitfield: 3, request: 3, piece: 3, cancel: 3,
-  port: 5, suggest_piece: 6, have_all: 6, have_none: 6, reject_request: 6, allowed_fast: 6,
-  extended: 10, hash_request: 52, hashes: 52, hash_reject: 52,
-};
+// Ids, BEPs, payload size rules and one-line texts are rows of the message table (message-spec.ts).
+export { MESSAGE_IDS, MESSAGE_NAMES };
 
 export interface BlockRef {
   readonly index: number;
@@ -52,6 +15,7 @@ export interface BlockRef {
   readonly length: number;
 }
 
+/** A decoded message: one member per row of MESSAGE_SPECS (the table's type checks both ways), keep-alive and unknown ids. */
 export type Message =
   | { readonly type: 'keep_alive' }
   | { readonly type: 'choke' }
@@ -201,12 +165,6 @@ export function encodeMessage(m: Message): Uint8Array {
 
 // ---------------------------------------------------------------- decoding
 
-/** Payload sizes that are fixed by the spec (others have a minimum, below). */
-const FIXED_PAYLOAD: Partial<Record<number, number>> = {
-  0: 0, 1: 0, 2: 0, 3: 0, 4: 4, 6: 12, 8: 12, 9: 2, 0x0d: 4, 0x0e: 0, 0x0f: 0, 0x10: 12, 0x11: 4, 21: 48, 23: 48,
-};
-const MIN_PAYLOAD: Partial<Record<number, number>> = { 7: 8, 20: 1, 22: 48 };
-
 /**
  * The message in one frame (`frame[0..4]` is the length prefix; `base` is the
  * absolute offset of `frame[0]`). Fast: builds no field tree. Throws DecodeError
@@ -223,14 +181,11 @@ export function parseMessage(frame: Uint8Array, base = 0): Message {
   if (len === 0) return { type: 'keep_alive' };
   const id = frame[4]!;
   const plen = len - 1;
-  const name = MESSAGE_NAMES[id];
-  if (name !== undefined) {
-    const fixed = FIXED_PAYLOAD[id];
-    const min = MIN_PAYLOAD[id];
-    if ((fixed !== undefined && plen !== fixed) || (min !== undefined && plen < min)) {
-      const want = fixed !== undefined ? `${fixed}` : `at least ${min}`;
-      throw new DecodeError('bad_length', base + 5, `${name} payload is ${plen} bytes, expected ${want}`, name);
-    }
+  const row = MESSAGE_BY_ID[id];
+  const name = row?.name;
+  if (row !== undefined && (row.fixedPayload >= 0 ? plen !== row.fixedPayload : plen < row.minPayload)) {
+    const want = row.fixedPayload >= 0 ? `${row.fixedPayload}` : `at least ${row.minPayload}`;
+    throw new DecodeError('bad_length', base + 5, `${row.name} payload is ${plen} bytes, expected ${want}`, row.name);
   }
   switch (name) {
     case 'choke':
@@ -284,14 +239,16 @@ export function decodeMessage(frame: Uint8Array, base = 0, ctx: MessageContext =
   return { message, frame: messageFrame(frame.subarray(0, len), base, message, ctx), end: base + len };
 }
 
-/** Name shown for a message: `extended ut_metadata` when the extension is known. */
+/** The extension an extended message is for: `handshake` for id 0, else by the receiver's `m` dict when known (BEP 10). */
+function extensionName(m: { readonly extId: number }, ctx: MessageContext): string | undefined {
+  return m.extId === 0 ? 'handshake' : ctx.extensions && ctx.direction ? ctx.extensions.nameFor(ctx.direction, m.extId) : undefined;
+}
+
+/** Name shown for a message: `extended ut_metadata` when the extension is known (the table's title, else its name). */
 export function messageTitle(m: Message, ctx: MessageContext = {}): string {
-  if (m.type === 'extended') {
-    const name = m.extId === 0 ? 'handshake' : ctx.extensions && ctx.direction ? ctx.extensions.nameFor(ctx.direction, m.extId) : undefined;
-    return `extended ${name ?? `#${m.extId}`}`;
-  }
   if (m.type === 'unknown') return `unknown message id ${m.id}`;
-  return m.type;
+  const title = rowOf(m)?.title;
+  return title ? title(m, { extName: m.type === 'extended' ? extensionName(m, ctx) : undefined }) : m.type;
 }
 
 /** The annotated frame of an already parsed message (`bytes` is exactly the frame). */
@@ -341,7 +298,7 @@ export function messageFrame(bytes: Uint8Array, base: number, m: Message, ctx: M
       fields.push(field(F.port, s(5, 7), m.port));
       break;
     case 'extended': {
-      const name = m.extId === 0 ? 'handshake' : ctx.extensions && ctx.direction ? ctx.extensions.nameFor(ctx.direction, m.extId) : undefined;
+      const name = extensionName(m, ctx);
       fields.push(field(F.extId, s(5, 6), m.extId, { display: `${m.extId} (${name ?? 'not negotiated'})` }));
       if (m.payload.length > 0) {
         const sub = extendedPayloadFields(name, m.payload, base + 6);
@@ -360,6 +317,11 @@ export function messageFrame(bytes: Uint8Array, base: number, m: Message, ctx: M
     case 'unknown':
       if (m.payload.length > 0) fields.push(field(F.payload, s(5, end), m.payload));
       break;
+    default: {
+      // A new member of the union (a new table row) needs its fields here too.
+      const unhandled: never = m;
+      return unhandled;
+    }
   }
   const frame: Frame = { title: messageTitle(m, ctx), bytes, base, fields, ...(diagnostics.length ? { diagnostics } : {}) };
   return frame;

@@ -7,7 +7,7 @@ import { parsePeerAddress, resolveTarget } from '../../lib/engine/peer-source.js
 import { reservedBitsSet } from '../../lib/wire/handshake.js';
 import { formatIp } from '../../lib/wire/address.js';
 import type { Message } from '../../lib/wire/messages.js';
-import { countPieces } from '../../lib/wire/bitfield.js';
+import { messageBrief } from '../../lib/wire/message-spec.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { jsonOf } from './bdecode.js';
 import { withFrames, withJson, withTimeout } from '../options.js';
@@ -38,30 +38,9 @@ interface Args {
   io?: unknown;
 }
 
-/** A message as a short line: `bitfield 12/12 pieces`, `have 3`... */
+/** A message as a short line: `bitfield 12/12 pieces`, `have 3`... (the message table's `brief`). */
 export function describeMessage(m: Message, pieceCount?: number, extName?: string): string {
-  switch (m.type) {
-    case 'bitfield':
-      return `bitfield ${countPieces(m.bitfield, pieceCount)}${pieceCount !== undefined ? `/${pieceCount}` : ` of ${m.bitfield.length * 8} bits`} pieces`;
-    case 'have':
-    case 'suggest_piece':
-    case 'allowed_fast':
-      return `${m.type} ${m.index}`;
-    case 'request':
-    case 'cancel':
-    case 'reject_request':
-      return `${m.type} ${m.index}/${m.begin}/${m.length}`;
-    case 'piece':
-      return `piece ${m.index}/${m.begin} (${m.block.length} bytes)`;
-    case 'port':
-      return `port ${m.port}`;
-    case 'extended':
-      return `extended ${extName ?? `#${m.extId}`} (${m.payload.length} bytes)`;
-    case 'unknown':
-      return `unknown id ${m.id} (${m.payload.length} bytes)`;
-    default:
-      return m.type;
-  }
+  return messageBrief(m, { pieceCount, extName });
 }
 
 export function messageJson(m: Message, extName?: string): Record<string, unknown> {
