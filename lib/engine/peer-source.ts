@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { UsageError, TransportError } from '../core/errors.js';
 import { bytesEqual, fromHex } from '../core/bytes.js';
@@ -8,6 +7,7 @@ import { parseMagnet } from '../magnet/parse.js';
 import type { MagnetLink, Torrent } from '../metainfo/types.js';
 import { announce } from '../tracker/client/announce.js';
 import { formatEndpoint } from '../wire/address.js';
+import { listenTcp } from '../transport/tcp.js';
 
 /** What a wire tool works on: a .torrent, a magnet link, or a bare info-hash. */
 export interface Target {
@@ -150,11 +150,6 @@ export async function findPeers(target: Target, opts: FindPeersOptions): Promise
 
 /** Hold a TCP port on 127.0.0.1 (connections to it are closed at once). */
 async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
-  const server = createServer((socket) => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  server.unref();
-  return { port: (server.address() as AddressInfo).port, release: () => new Promise<void>((r) => server.close(() => r())) };
+  const listener = await listenTcp({ host: '127.0.0.1', port: 0 }, (t) => t.close());
+  return { port: listener.port, release: () => listener.close() };
 }

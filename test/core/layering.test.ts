@@ -8,12 +8,21 @@ import { join, relative } from 'node:path';
  */
 const IO_MODULES = /from '(node:)?(net|dgram|http|https|fs|fs\/promises|child_process|tls|readline)'/;
 const MAY_DO_IO = [
+  'lib/transport/',
   'lib/engine/',
   'lib/tracker/client/',
   'lib/tracker/server/',
-  'lib/compliance/probe-session.ts', // the checker's raw socket session
   'lib/trace/proxy.ts', // the live tracer's TCP proxy
 ];
+
+/**
+ * Issue 10: sockets live below the transport interface. Only transports
+ * (lib/transport/), the tracker client and server (their own UDP/HTTP I/O)
+ * and the live tracer's byte-relaying proxy open them; the peer wire, the
+ * engines, comply and the tools go through lib/transport.
+ */
+const SOCKET_MODULES = /from '(node:)?(net|dgram|tls)'/;
+const MAY_OPEN_SOCKETS = ['lib/transport/', 'lib/tracker/client/', 'lib/tracker/server/', 'lib/trace/proxy.ts', 'lib/lsd/'];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -32,6 +41,14 @@ describe('layering', () => {
 
   it('only transports and engines import I/O modules', () => {
     const offenders = libFiles.filter((f) => !MAY_DO_IO.some((allowed) => f.startsWith(allowed)) && IO_MODULES.test(readFileSync(join(root, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
+  it('nothing above lib/transport opens a socket (lib/ and tools/)', () => {
+    const toolFiles = files(join(root, 'tools')).map((f) => relative(root, f));
+    const offenders = [...libFiles, ...toolFiles].filter(
+      (f) => !MAY_OPEN_SOCKETS.some((allowed) => f.startsWith(allowed)) && SOCKET_MODULES.test(readFileSync(join(root, f), 'utf8')),
+    );
     expect(offenders).toEqual([]);
   });
 
