@@ -22,7 +22,7 @@ const MAY_DO_IO = [
  * engines, comply and the tools go through lib/transport.
  */
 const SOCKET_MODULES = /from '(node:)?(net|dgram|tls)'/;
-const MAY_OPEN_SOCKETS = ['lib/transport/', 'lib/tracker/client/', 'lib/tracker/server/', 'lib/trace/proxy.ts', 'lib/lsd/'];
+const MAY_OPEN_SOCKETS = ['lib/transport/', 'lib/tracker/client/', 'lib/tracker/server/', 'lib/trace/proxy.ts'];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
