@@ -136,3 +136,20 @@ export function unmapIpv4(ip: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   return m ? m[1]! : ip;
 }
+
+/** A peer's (or any TCP endpoint's) host and port. */
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * `host:port` or `[IPv6]:port` (RFC 3986 authority form, as in `x.pe` and on the command
+ * line) to host and port; undefined unless the port is 1..65535. The host is not resolved.
+ */
+export function parseHostPort(s: string): PeerAddress | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port > 0 && port < 65536 ? { host: m[1]!, port } : undefined;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEndpoint, formatIp, ipText, ipv6Text, parseIp, parseIpv6 } from '../../lib/core/address.js';
+import { formatEndpoint, formatIp, ipText, ipv6Text, parseHostPort, parseIp, parseIpv6 } from '../../lib/core/address.js';
 
 describe('IP addresses (lib/core/address.ts)', () => {
   it.each([
@@ -32,5 +32,17 @@ describe('IP addresses (lib/core/address.ts)', () => {
   it('formatEndpoint brackets IPv6', () => {
     expect(formatEndpoint('::1', 6881)).toBe('[::1]:6881');
     expect(formatEndpoint('127.0.0.1', 6881)).toBe('127.0.0.1:6881');
+  });
+
+  it.each([
+    ['127.0.0.1:6881', { host: '127.0.0.1', port: 6881 }],
+    ['[::1]:6881', { host: '::1', port: 6881 }],
+    ['example.org:65535', { host: 'example.org', port: 65535 }],
+  ])('parseHostPort(%j)', (s, want) => {
+    expect(parseHostPort(s)).toEqual(want);
+  });
+
+  it.each(['', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', '::1:6881', '[::1]', 'host:port', ':6881'])('parseHostPort(%j) is undefined', (s) => {
+    expect(parseHostPort(s)).toBeUndefined();
   });
 });
