@@ -15,6 +15,14 @@ const MAY_DO_IO = [
   'lib/trace/proxy.ts', // the live tracer's TCP proxy
 ];
 
+/**
+ * Re-exports left where a tool helper used to be, until the files that still import the
+ * old path (owned by other work in progress) switch to tools/. Delete each with its file.
+ */
+const LIB_TO_TOOLS_SHIMS = [
+  'lib/engine/peer-source.ts', // tools/commands/handshake.ts, tools/peer-attempts.ts
+];
+
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
@@ -36,7 +44,18 @@ describe('layering', () => {
   });
 
   it('lib/ never imports from tools/ or test/', () => {
-    const offenders = libFiles.filter((f) => /from '\.\.\/(\.\.\/)*(tools|test)\//.test(readFileSync(join(root, f), 'utf8')));
+    const offenders = libFiles.filter(
+      (f) => !LIB_TO_TOOLS_SHIMS.includes(f) && /from '\.\.\/(\.\.\/)*(tools|test)\//.test(readFileSync(join(root, f), 'utf8')),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('no command module imports another (shared helpers live in tools/, the list in commands/index.ts)', () => {
+    const commands = files(join(root, 'tools', 'commands')).map((f) => relative(root, f));
+    expect(commands.length).toBeGreaterThan(10);
+    const offenders = commands
+      .filter((f) => !f.endsWith('/index.ts'))
+      .flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/(?:from|import\()\s*'(\.\/[^']+)'/g)].map((m) => `${f} imports ${m[1]}`));
     expect(offenders).toEqual([]);
   });
 });

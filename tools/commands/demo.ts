@@ -12,8 +12,7 @@ import { download } from '../../lib/engine/downloader.js';
 import { renderProgress } from '../../lib/engine/progress.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
-import { trackerAnnounce } from './download-shared.js';
-import { summaryText } from './download.js';
+import { summaryText, trackerAnnounce } from '../shared.js';
 
 export const command = 'demo';
 export const describe = 'The whole toolkit on loopback, no internet: our tracker + our seeder, a download with its frames shown, verified';

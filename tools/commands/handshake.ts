@@ -8,7 +8,7 @@ import { formatIp } from '../../lib/wire/address.js';
 import type { Message } from '../../lib/wire/messages.js';
 import { countPieces } from '../../lib/wire/bitfield.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
-import { jsonOf } from './bdecode.js';
+import { jsonOf } from '../shared.js';
 import { withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
