@@ -9,7 +9,7 @@ import { startTracker } from '../../lib/tracker/server/index.js';
 import { makeTorrent, deterministicBytes } from '../../lib/engine/make-torrent.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
 import { download } from '../../lib/engine/downloader.js';
-import { renderProgress } from '../../lib/engine/progress.js';
+import { renderProgress } from '../progress.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { summaryText, trackerAnnounce } from '../shared.js';

@@ -6,7 +6,7 @@ import type { Torrent } from '../../lib/metainfo/types.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { download, makePeerId, type DownloadSummary, type PeerAddress } from '../../lib/engine/downloader.js';
 import { resolveMagnet } from '../../lib/engine/magnet-resolve.js';
-import { renderProgress } from '../../lib/engine/progress.js';
+import { renderProgress } from '../progress.js';
 import { withJson } from '../options.js';
 import { ioOf } from '../io.js';
 import { readInput } from '../input.js';
