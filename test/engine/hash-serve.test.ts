@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { encode } from '../../lib/bencode/encode.js';
 import { parseInfoDict, parseTorrent } from '../../lib/metainfo/parse.js';
 import { merkleRoot, rootFromPieceLayer, sha256, v2PieceHash } from '../../lib/metainfo/merkle.js';
-import { deterministicBytes } from '../../lib/engine/make-torrent.js';
+import { deterministicBytes } from '../../tools/demo-data.js';
 import { download, makePeerId } from '../../lib/engine/downloader.js';
 import { startSeeder, type RunningSeeder } from '../../lib/engine/seeder.js';
 import { PeerConnection } from '../../lib/engine/peer-connection.js';
