@@ -1,7 +1,7 @@
 import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import { field, type Field, type FieldDef, type Frame } from '../core/field.js';
-import { fromHex } from '../core/bytes.js';
+import { asBuffer, fromHex } from '../core/bytes.js';
 
 /** BEP 14 multicast groups and port. */
 export const LSD_PORT = 6771;
@@ -41,7 +41,7 @@ export function looksLikeLsd(b: Uint8Array): boolean {
  */
 export function decodeLsd(b: Uint8Array, base = 0): LsdAnnounce {
   if (!looksLikeLsd(b)) throw new DecodeError('bad_magic', base, 'not a BT-SEARCH announce (BEP 14)');
-  const text = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+  const text = asBuffer(b).toString('latin1');
   const fields: Field[] = [];
   const diagnostics: Diagnostic[] = [];
   const infoHashes: Uint8Array[] = [];
