@@ -9,8 +9,6 @@ import { parseMagnet } from '../lib/magnet/parse.js';
 import type { MagnetLink, Torrent } from '../lib/metainfo/types.js';
 import { announce } from '../lib/tracker/client/announce.js';
 
-export type { PeerAddress } from '../lib/core/address.js';
-
 /** What a wire tool works on: a .torrent, a magnet link, or a bare info-hash. */
 export interface Target {
   /** The 20-byte info-hash used on the wire (v1, or v2 truncated, BEP 52). */

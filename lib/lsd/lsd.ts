@@ -3,10 +3,6 @@ import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import { field, type Field, type FieldDef, type Frame } from '../core/field.js';
 import { asBuffer, fromHex } from '../core/bytes.js';
 
-/** BEP 14 multicast groups and port. */
-export const LSD_PORT = 6771;
-export const LSD_GROUPS = ['239.192.152.143', 'ff15::efc0:988f'] as const;
-
 export const LSD_FIELDS = {
   requestLine: { id: 'lsd.request_line', label: 'request line', bep: 14 },
   host: { id: 'lsd.host', label: 'Host', bep: 14 },
@@ -35,7 +31,8 @@ export function looksLikeLsd(b: Uint8Array): boolean {
 }
 
 /**
- * A Local Service Discovery announce (BEP 14): `BT-SEARCH * HTTP/1.1`, then
+ * A Local Service Discovery announce (BEP 14, multicast to 239.192.152.143:6771 or
+ * [ff15::efc0:988f]:6771): `BT-SEARCH * HTTP/1.1`, then
  * Host, Port, one or more Infohash headers and an optional cookie, each line
  * ending in CRLF. Unknown headers and bad values are diagnostics.
  */

@@ -4,7 +4,7 @@ import { COMPACT_PEER_SIZE, encodeCompactPeers as encodeCompact, parseCompactPee
 import type { TrackerPeer } from './types.js';
 
 // The address helpers live in lib/core/address.ts; these names stay importable from here.
-export { familyOf, ipv4Text, ipv6Text, parseIpv4, parseIpv6, unmapIpv4, type AddressFamily } from '../core/address.js';
+export { familyOf, ipv4Text, ipv6Text, parseIpv6, unmapIpv4, type AddressFamily } from '../core/address.js';
 
 /** BEP 23 (IPv4, 6 bytes a peer) and BEP 7 (IPv6, 18 bytes a peer) compact peer lists. */
 export const COMPACT_PEER_FIELDS = {

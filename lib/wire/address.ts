@@ -1,2 +1,2 @@
-// The address and compact-peer helpers live in lib/core/address.ts; these names stay importable from here.
-export { formatEndpoint, formatIp, parseIp, parseCompactPeers, type CompactPeer } from '../core/address.js';
+// The address helpers live in lib/core/address.ts; these names stay importable from here.
+export { formatEndpoint, formatIp } from '../core/address.js';

@@ -29,7 +29,7 @@ export const EXTENDED_HANDSHAKE_ID = 0;
 export const LOCAL_EXTENSION_IDS = { ut_metadata: 2, ut_pex: 1 } as const;
 
 // Direction lives in lib/core/direction.ts (wire, trace and compliance share it); importable from here too.
-export { opposite, type Direction };
+export type { Direction };
 
 export interface ExtendedHandshake {
   /** Extension name -> id; id 0 means "disabled" (BEP 10) and is kept so callers can see it. */
