@@ -43,11 +43,16 @@ export async function resolveTarget(arg: string): Promise<Target> {
   return { infoHash, infoHashV2: t.infoHashV2, trackers: t.trackers.flat(), torrent: t, peers: [], label: t.name };
 }
 
-/** `HOST:PORT` or `[v6]:PORT` from the command line or a magnet's `x.pe`; a usage error otherwise. */
-export function parsePeerAddress(s: string): PeerAddress {
+/**
+ * `HOST:PORT` or `[v6]:PORT` from the command line or a magnet's `x.pe`; otherwise a usage
+ * error that names `source` (`--peer`, `x.pe`) when given.
+ */
+export function parsePeerAddress(s: string, source?: string): PeerAddress {
   const a = parseHostPort(s);
-  if (!a) throw new UsageError(`not a peer address: ${JSON.stringify(s)} (expected HOST:PORT or [IPv6]:PORT)`);
-  return a;
+  if (a) return a;
+  throw new UsageError(
+    source ? `${source} ${s}: expected HOST:PORT (or [IPv6]:PORT)` : `not a peer address: ${JSON.stringify(s)} (expected HOST:PORT or [IPv6]:PORT)`,
+  );
 }
 
 export interface FindPeersOptions {
@@ -87,8 +92,8 @@ export function localAddresses(): string[] {
  * dialling it then fails like any unreachable peer.
  */
 export async function findPeers(target: Target, opts: FindPeersOptions): Promise<FoundPeers> {
-  if (opts.peers && opts.peers.length > 0) return opts.peers.map(parsePeerAddress);
-  if (target.peers.length > 0) return target.peers.map(parsePeerAddress);
+  if (opts.peers && opts.peers.length > 0) return opts.peers.map((p) => parsePeerAddress(p, '--peer'));
+  if (target.peers.length > 0) return target.peers.map((p) => parsePeerAddress(p, 'x.pe'));
   if (target.trackers.length === 0) throw new UsageError('no --peer given and the target names no trackers: give --peer HOST:PORT');
   const left = target.torrent ? target.torrent.length : 1;
   const seen = new Set<string>();

@@ -65,7 +65,7 @@ interface Args {
 
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
-  const peers: PeerAddress[] = argv.peer.map(parsePeerAddress);
+  const peers: PeerAddress[] = argv.peer.map((p) => parsePeerAddress(p, '--peer'));
   const onFrame = frameLogger(io, argv.frames, argv['frames-limit']);
   const log = (line: string) => {
     if (argv.verbose && !argv.json) io.err(line);
@@ -74,7 +74,7 @@ export async function handler(argv: Args): Promise<number> {
   let trackers: string[][];
   if (argv.target.startsWith('magnet:')) {
     const m = parseMagnet(argv.target);
-    for (const pe of m.peers) peers.push(parsePeerAddress(pe));
+    for (const pe of m.peers) peers.push(parsePeerAddress(pe, 'x.pe'));
     trackers = m.trackers.map((t) => [t]);
     // BEP 9 metadata, then (v2 and hybrid, BEP 52) the piece layers from a peer.
     const wireHash = (m.infoHash ?? m.infoHashV2!.subarray(0, 20));

@@ -63,7 +63,7 @@ export async function handler(argv: Args): Promise<number> {
     trackers,
     announce: trackerAnnounce,
     skipCheck: argv['skip-check'],
-    connectTo: argv.connect.map(parsePeerAddress),
+    connectTo: argv.connect.map((c) => parsePeerAddress(c, '--connect')),
     log: (l) => io.err(l),
     ...(onFrame ? { onFrame } : {}),
   });
