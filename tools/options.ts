@@ -16,6 +16,3 @@ export function withFrames<T>(y: Argv<T>) {
 export function withTimeout<T>(y: Argv<T>, seconds: number) {
   return y.option('timeout', { type: 'number', default: seconds, describe: 'Give up after this many seconds (whole attempt)' });
 }
-
-/** A yargs handler as btscope writes them: returns the exit code, never calls process.exit. */
-export type Handler<A> = (argv: A & { io?: unknown }) => Promise<number | void>;

@@ -2,7 +2,7 @@ import { TransportError } from '../lib/core/errors.js';
 import { PeerConnection, PeerError, type PeerConnectionOptions } from '../lib/peer/peer-connection.js';
 import { makePeerId } from '../lib/peer/identity.js';
 import { ANSWERED_NO_CODES } from '../lib/peer/peer-error.js';
-import { findPeers, type Target } from '../lib/engine/peer-source.js';
+import { findPeers, type Target } from './peer-source.js';
 import { formatEndpoint } from '../lib/wire/address.js';
 import { EXIT } from './exit-codes.js';
 import type { Io } from './io.js';

@@ -11,7 +11,6 @@ import { K_DICT, K_INT, K_LIST, K_STR, TOKEN_STRIDE } from './tokens.js';
  *
  * Token layout: see tokens.ts (kind, start, end, aux, next per token).
  */
-export { TOKEN_STRIDE, K_INT, K_STR, K_LIST, K_DICT } from './tokens.js';
 
 export interface DecodeOptions extends Partial<BencodeLimits> {
   /** Absolute offset of `buf[0]` in the original input (for nested payloads). */

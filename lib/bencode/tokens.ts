@@ -1,4 +1,4 @@
-import { utf8 } from '../core/bytes.js';
+import { asBuffer, utf8 } from '../core/bytes.js';
 
 /**
  * The token array of a decoded bencode document, read directly: what BNode
@@ -73,7 +73,7 @@ export class TextRegion {
     private readonly start: number,
     end: number,
   ) {
-    this.view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.view = asBuffer(buf);
     this.text = end - start <= TextRegion.MAX_REGION ? this.view.toString('latin1', start, end) : null;
   }
 

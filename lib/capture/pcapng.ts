@@ -1,7 +1,6 @@
 import { fillCarry } from './carry.js';
 import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
-import type { FieldDef } from '../core/field.js';
 import { DEFAULT_CAPTURE_LIMITS, type CaptureLimits, type CaptureReader, type PacketSink } from './packet.js';
 
 /** pcapng block types (draft-ietf-opsawg-pcapng, section 4 and appendix). */
@@ -14,22 +13,6 @@ export const PCAPNG_BLOCK = {
   INTERFACE_STATISTICS: 0x00000005,
   ENHANCED_PACKET: 0x00000006,
 } as const;
-
-export const PCAPNG_BLOCK_NAMES: Readonly<Record<number, string>> = {
-  [PCAPNG_BLOCK.SECTION_HEADER]: 'Section Header Block',
-  [PCAPNG_BLOCK.INTERFACE_DESCRIPTION]: 'Interface Description Block',
-  [PCAPNG_BLOCK.OBSOLETE_PACKET]: 'Packet Block (obsolete)',
-  [PCAPNG_BLOCK.SIMPLE_PACKET]: 'Simple Packet Block',
-  [PCAPNG_BLOCK.NAME_RESOLUTION]: 'Name Resolution Block',
-  [PCAPNG_BLOCK.INTERFACE_STATISTICS]: 'Interface Statistics Block',
-  [PCAPNG_BLOCK.ENHANCED_PACKET]: 'Enhanced Packet Block',
-};
-
-export const PCAPNG_FIELDS = {
-  blockType: { id: 'pcapng.block.type', label: 'block type', base: 'hex', valueNames: PCAPNG_BLOCK_NAMES },
-  blockLength: { id: 'pcapng.block.length', label: 'block total length' },
-  byteOrderMagic: { id: 'pcapng.shb.magic', label: 'byte-order magic', base: 'hex' },
-} as const satisfies Record<string, FieldDef>;
 
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 /** if_tsresol (option 9) and if_tsoffset (option 14) of an Interface Description Block. */

@@ -57,6 +57,50 @@ export function formatIp(b: Uint8Array): string {
   return `<${b.length}-byte address>`;
 }
 
+/**
+ * Bytes of one compact peer: the address, then the port big-endian. BEP 23 (IPv4, 6) and
+ * BEP 7 (IPv6, 18) define it for trackers; BEP 5 (`values`, node info) and BEP 11 (ut_pex) reuse it.
+ */
+export const COMPACT_PEER_SIZE: Readonly<Record<AddressFamily, number>> = { 4: 6, 6: 18 };
+
+/** The compact peer whose first byte is `b[at]` (the caller checks that a whole entry is there). */
+export function compactPeerAt(b: Uint8Array, at: number, family: AddressFamily): { ip: string; port: number } {
+  const size = COMPACT_PEER_SIZE[family];
+  return { ip: ipText(b, at, family), port: (b[at + size - 2]! << 8) | b[at + size - 1]! };
+}
+
+export interface CompactPeer {
+  readonly ip: string;
+  readonly port: number;
+  /** Offset of the entry inside the compact string (relative; add the string's data offset). */
+  readonly at: number;
+}
+
+/** Every whole entry of a compact peer string, at most `maxPeers`; `trailing` bytes do not make an entry. */
+export function parseCompactPeers(bytes: Uint8Array, family: AddressFamily, maxPeers = Infinity): { peers: CompactPeer[]; trailing: number } {
+  const size = COMPACT_PEER_SIZE[family];
+  const whole = Math.floor(bytes.length / size);
+  const n = Math.min(whole, maxPeers);
+  const peers: CompactPeer[] = [];
+  for (let i = 0; i < n; i++) peers.push({ ...compactPeerAt(bytes, i * size, family), at: i * size });
+  return { peers, trailing: bytes.length - whole * size };
+}
+
+/** A compact peer string. Throws RangeError for an address not of `family` or a port out of range. */
+export function encodeCompactPeers(peers: readonly { ip: string; port: number }[], family: AddressFamily): Uint8Array {
+  const size = COMPACT_PEER_SIZE[family];
+  const out = new Uint8Array(peers.length * size);
+  peers.forEach((p, i) => {
+    const ip = family === 4 ? parseIpv4(p.ip) : parseIpv6(p.ip);
+    if (!ip) throw new RangeError(`not an IPv${family} address: ${p.ip}`);
+    if (!Number.isInteger(p.port) || p.port < 0 || p.port > 65535) throw new RangeError(`not a port: ${p.port}`);
+    out.set(ip, i * size);
+    out[i * size + size - 2] = p.port >> 8;
+    out[i * size + size - 1] = p.port & 0xff;
+  });
+  return out;
+}
+
 /** `host:port`, IPv6 in brackets. */
 export function formatEndpoint(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
@@ -135,4 +179,21 @@ export function familyOf(ip: string): AddressFamily | undefined {
 export function unmapIpv4(ip: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   return m ? m[1]! : ip;
+}
+
+/** A peer's (or any TCP endpoint's) host and port. */
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * `host:port` or `[IPv6]:port` (RFC 3986 authority form, as in `x.pe` and on the command
+ * line) to host and port; undefined unless the port is 1..65535. The host is not resolved.
+ */
+export function parseHostPort(s: string): PeerAddress | undefined {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port > 0 && port < 65536 ? { host: m[1]!, port } : undefined;
 }

@@ -13,6 +13,11 @@ export function fromHex(hex: string): Uint8Array {
   return out;
 }
 
+/** The same bytes as a Buffer, no copy (Buffer methods: latin1 text, `equals`; socket writes; hexy renders a plain Uint8Array as text). */
+export function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

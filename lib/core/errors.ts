@@ -67,7 +67,3 @@ export class UsageError extends BtscopeError {
     super('usage', message);
   }
 }
-
-export function isBtscopeError(e: unknown): e is BtscopeError {
-  return e instanceof BtscopeError;
-}

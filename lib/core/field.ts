@@ -110,10 +110,3 @@ export function* walkFields(fields: readonly Field[], depth = 0): Generator<{ fi
     if (f.children) yield* walkFields(f.children, depth + 1);
   }
 }
-
-/** All diagnostics of a frame: its own and those hanging on its fields. */
-export function frameDiagnostics(frame: Frame): Diagnostic[] {
-  const out: Diagnostic[] = [...(frame.diagnostics ?? [])];
-  for (const { field: f } of walkFields(frame.fields)) if (f.diagnostics) out.push(...f.diagnostics);
-  return out;
-}

@@ -11,9 +11,6 @@ import { decodeCompactNodes, decodeCompactPeer, nodeText, type CompactNode, type
 /** KRPC message kinds (BEP 5): `y` is q, r or e. */
 export const KRPC_KINDS = { q: 'query', r: 'response', e: 'error' } as const;
 
-/** Query methods (BEP 5; BEP 44 get/put; BEP 51 sample_infohashes). */
-export const KRPC_METHODS = ['ping', 'find_node', 'get_peers', 'announce_peer', 'get', 'put', 'sample_infohashes'] as const;
-
 /** Error codes (BEP 5). */
 export const KRPC_ERROR_NAMES: Readonly<Record<number, string>> = {
   201: 'Generic Error',

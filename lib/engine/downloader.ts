@@ -7,12 +7,13 @@ import { safeFilePath } from '../metainfo/safe-path.js';
 import { BtscopeError, TransportError, UsageError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
 import { toHex } from '../core/bytes.js';
-import type { Direction } from '../wire/extended.js';
+import type { Direction } from '../core/direction.js';
 import { Storage, torrentStorageFiles } from './storage.js';
 import { ResumeJournal, resumeFileName } from './resume.js';
 import { PieceVerifier, wireInfoHash } from './piece-verifier.js';
 import { Swarm } from './swarm.js';
-import { SwarmHost, type AnnounceFn, type PeerAddress } from './swarm-host.js';
+import { SwarmHost, type AnnounceFn } from './swarm-host.js';
+import { parseHostPort, type PeerAddress } from '../core/address.js';
 import { makePeerId } from '../peer/identity.js';
 
 export type { AnnounceFn, PeerAddress };
@@ -291,17 +292,12 @@ async function downloadTorrent(o: DownloadOptions, t: Torrent, handover: readonl
   };
 }
 
-/** `x.pe` host:port (IPv6 in brackets). */
-function parseXpe(s: string): PeerAddress | undefined {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
-  return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
-}
 
 /** `download({ magnet })`: the torrent from the magnet's x.pe peers and `peers` (metadata, then v2 piece layers). */
 function magnetPeers(o: DownloadOptions): PeerAddress[] {
   if (!o.magnet) return [];
   const magnet = typeof o.magnet === 'string' ? parseMagnet(o.magnet) : o.magnet;
-  return magnet.peers.map(parseXpe).filter((p): p is PeerAddress => p !== undefined);
+  return magnet.peers.map(parseHostPort).filter((p): p is PeerAddress => p !== undefined);
 }
 
 async function torrentOfMagnet(o: DownloadOptions, handover: MagnetPeer[]): Promise<Torrent> {

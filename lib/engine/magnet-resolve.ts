@@ -4,7 +4,7 @@ import { BtscopeError } from '../core/errors.js';
 import { bytesEqual, toHex } from '../core/bytes.js';
 import { makeReserved } from '../wire/handshake.js';
 import type { Frame } from '../core/field.js';
-import type { Direction } from '../wire/extended.js';
+import type { Direction } from '../core/direction.js';
 import { PeerConnection, PeerError } from '../peer/peer-connection.js';
 import type { PeerSession } from '../peer/session.js';
 import type { KnownPeerState } from './swarm.js';

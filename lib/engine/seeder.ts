@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { Torrent } from '../metainfo/types.js';
 import { safeFilePath } from '../metainfo/safe-path.js';
 import type { Frame } from '../core/field.js';
-import type { Direction } from '../wire/extended.js';
+import type { Direction } from '../core/direction.js';
 import { Storage, torrentStorageFiles } from './storage.js';
 import { PieceVerifier, wireInfoHash } from './piece-verifier.js';
 import { Swarm } from './swarm.js';

@@ -1,18 +1,12 @@
 import type { Torrent } from '../metainfo/types.js';
 import type { Frame } from '../core/field.js';
-import { formatEndpoint } from '../core/address.js';
-import type { Direction } from '../wire/extended.js';
+import { formatEndpoint, type PeerAddress } from '../core/address.js';
+import type { Direction } from '../core/direction.js';
 import { makeReserved } from '../wire/handshake.js';
 import { PeerSession, type PeerSessionOptions } from '../peer/session.js';
 import type { Transport, TransportListener } from '../transport/transport.js';
 import { listenTcp } from '../transport/tcp.js';
 import { MAX_UPLOAD_QUEUE, type KnownPeerState, type Swarm } from './swarm.js';
-
-/** A peer address from --peer, a tracker or PEX. */
-export interface PeerAddress {
-  readonly host: string;
-  readonly port: number;
-}
 
 /** Announce to one tracker URL; returns peers (injected so the engine does not depend on a tracker client). */
 export type AnnounceFn = (

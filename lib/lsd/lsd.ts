@@ -1,11 +1,7 @@
 import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import { field, type Field, type FieldDef, type Frame } from '../core/field.js';
-import { fromHex } from '../core/bytes.js';
-
-/** BEP 14 multicast groups and port. */
-export const LSD_PORT = 6771;
-export const LSD_GROUPS = ['239.192.152.143', 'ff15::efc0:988f'] as const;
+import { asBuffer, fromHex } from '../core/bytes.js';
 
 export const LSD_FIELDS = {
   requestLine: { id: 'lsd.request_line', label: 'request line', bep: 14 },
@@ -35,13 +31,14 @@ export function looksLikeLsd(b: Uint8Array): boolean {
 }
 
 /**
- * A Local Service Discovery announce (BEP 14): `BT-SEARCH * HTTP/1.1`, then
+ * A Local Service Discovery announce (BEP 14, multicast to 239.192.152.143:6771 or
+ * [ff15::efc0:988f]:6771): `BT-SEARCH * HTTP/1.1`, then
  * Host, Port, one or more Infohash headers and an optional cookie, each line
  * ending in CRLF. Unknown headers and bad values are diagnostics.
  */
 export function decodeLsd(b: Uint8Array, base = 0): LsdAnnounce {
   if (!looksLikeLsd(b)) throw new DecodeError('bad_magic', base, 'not a BT-SEARCH announce (BEP 14)');
-  const text = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+  const text = asBuffer(b).toString('latin1');
   const fields: Field[] = [];
   const diagnostics: Diagnostic[] = [];
   const infoHashes: Uint8Array[] = [];

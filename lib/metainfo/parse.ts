@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decode, type BencodeDocument } from '../bencode/decode.js';
 import type { BNode } from '../bencode/node.js';
-import { toHex, utf8OrUndefined } from '../core/bytes.js';
+import { asBuffer, toHex, utf8OrUndefined } from '../core/bytes.js';
 import { DecodeError } from '../core/errors.js';
 import type { BencodeLimits } from '../core/limits.js';
 import type { Span } from '../core/span.js';
@@ -427,11 +427,11 @@ function readPieceLayers(node: BNode | undefined, files: TorrentFile[], pieceLen
  * Buffer each.
  */
 function binaryKeys(input: Uint8Array): (bytes: Uint8Array) => string {
-  const view = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const view = asBuffer(input);
   return (bytes) => {
     const at = bytes.byteOffset - input.byteOffset;
     if (bytes.buffer === input.buffer && at >= 0 && at + bytes.length <= view.length) return view.toString('latin1', at, at + bytes.length);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+    return asBuffer(bytes).toString('latin1');
   };
 }
 

@@ -1,6 +1,6 @@
 import { DecodeError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
-import { bytesEqual, toHex } from '../core/bytes.js';
+import { asBuffer, bytesEqual, toHex } from '../core/bytes.js';
 import { WireFramer, frameLimits, type FrameLimits } from '../wire/framer.js';
 import { decodeHandshake, encodeHandshake, makeReserved, supportsExtended, supportsFast, type Handshake } from '../wire/handshake.js';
 import { encodeMessage, encodePieceHeader, messageFrame, parseMessage, type Message, type MessageContext } from '../wire/messages.js';
@@ -9,11 +9,11 @@ import {
   encodeExtendedHandshake,
   ExtensionIds,
   LOCAL_EXTENSION_IDS,
-  type Direction,
   type ExtendedHandshake,
   type ExtendedHandshakeInit,
 } from '../wire/extended.js';
 import { decodePeerId, type PeerIdInfo } from '../wire/peer-id.js';
+import type { Direction } from '../core/direction.js';
 import type { DialOptions, Transport } from '../transport/transport.js';
 import { dialTcp } from '../transport/tcp.js';
 import { PeerError } from './peer-error.js';
@@ -80,9 +80,6 @@ export interface SessionStats {
 const SEND_BUFFER = 1024 * 1024;
 /** Messages held for `attach` before the transport is paused. */
 const HOLD_MARK = 256;
-
-/** Node Buffers over Uint8Arrays without copying: hexy renders plain Uint8Arrays as text. */
-const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /**
  * One peer-wire session over any Transport: the handshake exchange with its

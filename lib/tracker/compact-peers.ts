@@ -1,10 +1,10 @@
 import { field, type Field, type FieldDef } from '../core/field.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
-import { formatEndpoint, ipv4Text, ipv6Text, parseIpv4, parseIpv6, familyOf, type AddressFamily } from '../core/address.js';
+import { COMPACT_PEER_SIZE, encodeCompactPeers as encodeCompact, parseCompactPeers, formatEndpoint, familyOf, type AddressFamily } from '../core/address.js';
 import type { TrackerPeer } from './types.js';
 
 // The address helpers live in lib/core/address.ts; these names stay importable from here.
-export { familyOf, ipv4Text, ipv6Text, parseIpv4, parseIpv6, unmapIpv4, type AddressFamily } from '../core/address.js';
+export { familyOf, ipv4Text, ipv6Text, parseIpv6, unmapIpv4, type AddressFamily } from '../core/address.js';
 
 /** BEP 23 (IPv4, 6 bytes a peer) and BEP 7 (IPv6, 18 bytes a peer) compact peer lists. */
 export const COMPACT_PEER_FIELDS = {
@@ -13,8 +13,6 @@ export const COMPACT_PEER_FIELDS = {
   ip: { id: 'tracker.peer.ip', label: 'ip', bep: 23 },
   port: { id: 'tracker.peer.port', label: 'port', bep: 23 },
 } as const satisfies Record<string, FieldDef>;
-
-export const COMPACT_PEER_SIZE: Record<AddressFamily, number> = { 4: 6, 6: 18 };
 
 export interface CompactPeersDecoded {
   readonly peers: TrackerPeer[];
@@ -30,17 +28,14 @@ export interface CompactPeersDecoded {
  */
 export function decodeCompactPeers(bytes: Uint8Array, base: number, family: AddressFamily, maxPeers = Infinity): CompactPeersDecoded {
   const size = COMPACT_PEER_SIZE[family];
-  const peers: TrackerPeer[] = [];
+  const decoded = parseCompactPeers(bytes, family, maxPeers);
+  const peers: TrackerPeer[] = decoded.peers.map(({ ip, port }) => ({ ip, port }));
   const fields: Field[] = [];
   const diagnostics: Diagnostic[] = [];
   const whole = Math.floor(bytes.length / size);
-  const n = Math.min(whole, maxPeers);
+  const n = peers.length;
   const def = family === 4 ? COMPACT_PEER_FIELDS.peer4 : COMPACT_PEER_FIELDS.peer6;
-  for (let i = 0; i < n; i++) {
-    const at = i * size;
-    const ip = family === 4 ? ipv4Text(bytes, at) : ipv6Text(bytes, at);
-    const port = (bytes[at + size - 2]! << 8) | bytes[at + size - 1]!;
-    peers.push({ ip, port });
+  for (const [i, { ip, port, at }] of decoded.peers.entries()) {
     const start = base + at;
     const addr = field(COMPACT_PEER_FIELDS.ip, { start, end: start + size - 2 }, ip);
     const portField = field(COMPACT_PEER_FIELDS.port, { start: start + size - 2, end: start + size }, port);
@@ -59,7 +54,7 @@ export function decodeCompactPeers(bytes: Uint8Array, base: number, family: Addr
       diagnostic('peer_list_truncated', 'note', `${whole - n} more peers not decoded (limit ${maxPeers})`, { start: base + n * size, end: base + whole * size }),
     );
   }
-  const rest = bytes.length - whole * size;
+  const rest = decoded.trailing;
   if (rest > 0) {
     diagnostics.push(
       diagnostic(
@@ -75,16 +70,10 @@ export function decodeCompactPeers(bytes: Uint8Array, base: number, family: Addr
 
 /** Encode peers of one family as a compact list; peers of the other family are skipped. */
 export function encodeCompactPeers(peers: readonly TrackerPeer[], family: AddressFamily): Uint8Array {
-  const size = COMPACT_PEER_SIZE[family];
-  const chosen = peers.filter((p) => familyOf(p.ip) === family);
-  const out = new Uint8Array(chosen.length * size);
-  chosen.forEach((p, i) => {
-    const at = i * size;
-    out.set(family === 4 ? parseIpv4(p.ip)! : parseIpv6(p.ip)!, at);
-    out[at + size - 2] = (p.port >> 8) & 0xff;
-    out[at + size - 1] = p.port & 0xff;
-  });
-  return out;
+  return encodeCompact(
+    peers.filter((p) => familyOf(p.ip) === family),
+    family,
+  );
 }
 
 export function formatPeer(p: { ip: string; port: number }): string {

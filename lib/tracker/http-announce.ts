@@ -5,6 +5,7 @@ import { DecodeError } from '../core/errors.js';
 import { field, type Field, type FieldDef, type Frame } from '../core/field.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import { printable, toHex, utf8, utf8OrUndefined } from '../core/bytes.js';
+import { formatIp } from '../core/address.js';
 import { decodeCompactPeers, familyOf, formatPeer } from './compact-peers.js';
 import { decodeHttpRequestHead, HTTP_FIELDS, type HttpRequestHead } from './http-message.js';
 import { parseQuery, percentEncodeBytes, type QueryParam } from './url.js';
@@ -256,8 +257,7 @@ export function decodeHttpAnnounceResponse(
   if (ext?.isStr()) {
     const b = ext.bytes();
     if (b.length === 4 || b.length === 16) {
-      const { peers } = decodeCompactPeers(Uint8Array.from([...b, 0, 0]), 0, b.length === 4 ? 4 : 6);
-      value.externalIp = peers[0]!.ip;
+      value.externalIp = formatIp(b);
     }
   }
 
@@ -361,7 +361,7 @@ function dictPeers(list: BNode, maxPeers: number, diagnostics: Diagnostic[]): { 
     const raw = ipNode.bytes();
     // Some trackers put the 4 or 16 raw address bytes in `ip`.
     if ((raw.length === 4 || raw.length === 16) && familyOf(ip) === undefined) {
-      ip = decodeCompactPeers(Uint8Array.from([...raw, 0, 0]), 0, raw.length === 4 ? 4 : 6).peers[0]!.ip;
+      ip = formatIp(raw);
       diagnostics.push(diagnostic('binary_peer_ip', 'warning', `peer ${i} ip is ${raw.length} raw bytes, not text (BEP 3 wants a string)`, ipNode.span));
     }
     const port = Number(portNode.intValue());

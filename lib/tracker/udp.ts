@@ -10,7 +10,6 @@ export const UDP_PROTOCOL_ID = 0x41727101980n;
 
 /** BEP 15 actions. */
 export const UDP_ACTIONS = { connect: 0, announce: 1, scrape: 2, error: 3 } as const;
-export type UdpActionName = keyof typeof UDP_ACTIONS;
 const ACTION_NAMES: Record<number, string> = { 0: 'connect', 1: 'announce', 2: 'scrape', 3: 'error' };
 
 /** BEP 15 announce events. */

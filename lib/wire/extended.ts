@@ -6,6 +6,7 @@ import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import { field, type Field, type FieldDef } from '../core/field.js';
 import type { BencodeLimits } from '../core/limits.js';
+import { opposite, type Direction } from '../core/direction.js';
 import { formatIp } from './address.js';
 import { decodeUtMetadata } from './ut-metadata.js';
 import { decodeUtPex } from './ut-pex.js';
@@ -27,12 +28,8 @@ export const EXTENDED_HANDSHAKE_ID = 0;
  */
 export const LOCAL_EXTENSION_IDS = { ut_metadata: 2, ut_pex: 1 } as const;
 
-/**
- * Which way a message travels. For a live connection `out` is what we send and
- * `in` what we receive; for a capture, `out` is from the connection's initiator.
- */
-export type Direction = 'out' | 'in';
-export const opposite = (d: Direction): Direction => (d === 'out' ? 'in' : 'out');
+// Direction lives in lib/core/direction.ts (wire, trace and compliance share it); importable from here too.
+export type { Direction };
 
 export interface ExtendedHandshake {
   /** Extension name -> id; id 0 means "disabled" (BEP 10) and is kept so callers can see it. */

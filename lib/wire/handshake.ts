@@ -89,7 +89,6 @@ export function makeReserved(opts: { extended?: boolean; fast?: boolean; dht?: b
 
 export const supportsExtended = (reserved: Uint8Array): boolean => ((reserved[5] ?? 0) & 0x10) !== 0;
 export const supportsFast = (reserved: Uint8Array): boolean => ((reserved[7] ?? 0) & 0x04) !== 0;
-export const supportsDht = (reserved: Uint8Array): boolean => ((reserved[7] ?? 0) & 0x01) !== 0;
 export const supportsV2 = (reserved: Uint8Array): boolean => ((reserved[7] ?? 0) & 0x10) !== 0;
 
 export function encodeHandshake(h: { reserved?: Uint8Array; infoHash: Uint8Array; peerId: Uint8Array }): Uint8Array {

@@ -13,8 +13,8 @@ export const UT_METADATA_PIECE_LENGTH = 16384;
 /** A sane default cap on metadata_size (libtorrent uses 4 MiB... 100 MiB as a setting). */
 export const DEFAULT_MAX_METADATA_SIZE = 8 * 1024 * 1024;
 
-export const UT_METADATA_TYPES = { request: 0, data: 1, reject: 2 } as const;
-const TYPE_NAMES: Record<number, string> = { 0: 'request', 1: 'data', 2: 'reject' };
+const UT_METADATA_TYPES = { request: 0, data: 1, reject: 2 } as const;
+const TYPE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(UT_METADATA_TYPES).map(([name, id]) => [id, name]));
 
 export type UtMetadataMessage =
   | { readonly msgType: 'request'; readonly piece: number }
@@ -81,13 +81,13 @@ export function decodeUtMetadata(payload: Uint8Array, base = 0): { value: UtMeta
 export function encodeUtMetadata(m: UtMetadataMessage): Uint8Array {
   switch (m.msgType) {
     case 'request':
-      return encode({ msg_type: 0, piece: m.piece });
+      return encode({ msg_type: UT_METADATA_TYPES.request, piece: m.piece });
     case 'reject':
-      return encode({ msg_type: 2, piece: m.piece });
+      return encode({ msg_type: UT_METADATA_TYPES.reject, piece: m.piece });
     case 'unknown':
       return encode({ msg_type: m.code, piece: m.piece });
     case 'data': {
-      const dict = encode({ msg_type: 1, piece: m.piece, total_size: m.totalSize });
+      const dict = encode({ msg_type: UT_METADATA_TYPES.data, piece: m.piece, total_size: m.totalSize });
       const out = new Uint8Array(dict.length + m.data.length);
       out.set(dict, 0);
       out.set(m.data, dict.length);

@@ -4,7 +4,7 @@ import { bencodeFields } from '../bencode/fields.js';
 import { DecodeError } from '../core/errors.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
 import type { Field, FieldDef } from '../core/field.js';
-import { formatEndpoint, parseCompactPeers, parseIp } from './address.js';
+import { COMPACT_PEER_SIZE, encodeCompactPeers, formatEndpoint, parseCompactPeers } from '../core/address.js';
 
 /**
  * BEP 11 ut_pex: `added`/`dropped` compact IPv4 peers (6 bytes each),
@@ -63,7 +63,7 @@ export function decodeUtPex(payload: Uint8Array, base = 0): { value: UtPex; fiel
       return [];
     }
     const { peers, trailing } = parseCompactPeers(n.bytes(), family);
-    if (trailing) diags.push(diagnostic('bad_length', 'warning', `${key} has ${trailing} bytes left over (entries are ${family === 4 ? 6 : 18} bytes)`, n.dataSpan));
+    if (trailing) diags.push(diagnostic('bad_length', 'warning', `${key} has ${trailing} bytes left over (entries are ${COMPACT_PEER_SIZE[family]} bytes)`, n.dataSpan));
     const f = flagsKey ? root.get(flagsKey) : undefined;
     const flags = f?.isStr() ? f.bytes() : undefined;
     if (flags && flags.length !== peers.length) {
@@ -105,19 +105,7 @@ export function decodeUtPex(payload: Uint8Array, base = 0): { value: UtPex; fiel
  * RangeError for an address of the wrong family, a port or a flag out of range.
  */
 export function encodeUtPex(pex: Partial<UtPex>): Uint8Array {
-  const compact = (peers: readonly PexPeer[] | undefined, family: 4 | 6): Uint8Array => {
-    const size = family === 4 ? 6 : 18;
-    const out = new Uint8Array((peers?.length ?? 0) * size);
-    peers?.forEach((p, i) => {
-      const ip = parseIp(p.ip);
-      if (!ip || ip.length !== size - 2) throw new RangeError(`not an IPv${family} address: ${p.ip}`);
-      if (!Number.isInteger(p.port) || p.port < 0 || p.port > 65535) throw new RangeError(`not a port: ${p.port}`);
-      out.set(ip, i * size);
-      out[i * size + size - 2] = p.port >> 8;
-      out[i * size + size - 1] = p.port & 0xff;
-    });
-    return out;
-  };
+  const compact = (peers: readonly PexPeer[] | undefined, family: 4 | 6): Uint8Array => encodeCompactPeers(peers ?? [], family);
   const flags = (peers: readonly PexPeer[] | undefined): Uint8Array =>
     Uint8Array.from((peers ?? []).map((p) => {
       const f = p.flags ?? 0;

@@ -53,7 +53,18 @@ describe('layering', () => {
   });
 
   it('lib/ never imports from tools/ or test/', () => {
-    const offenders = libFiles.filter((f) => /from '\.\.\/(\.\.\/)*(tools|test)\//.test(readFileSync(join(root, f), 'utf8')));
+    const offenders = libFiles.filter(
+      (f) => /from '\.\.\/(\.\.\/)*(tools|test)\//.test(readFileSync(join(root, f), 'utf8')),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('no command module imports another (shared helpers live in tools/, the list in commands/index.ts)', () => {
+    const commands = files(join(root, 'tools', 'commands')).map((f) => relative(root, f));
+    expect(commands.length).toBeGreaterThan(10);
+    const offenders = commands
+      .filter((f) => !f.endsWith('/index.ts'))
+      .flatMap((f) => [...readFileSync(join(root, f), 'utf8').matchAll(/(?:from|import\()\s*'(\.\/[^']+)'/g)].map((m) => `${f} imports ${m[1]}`));
     expect(offenders).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encode } from '../../lib/bencode/encode.js';
 import { parseInfoDict } from '../../lib/metainfo/parse.js';
 import { merkleRoot, rootFromPieceLayer, sha256, v2PieceHash, zeroHash } from '../../lib/metainfo/merkle.js';
-import { deterministicBytes } from '../../lib/engine/make-torrent.js';
+import { deterministicBytes } from '../../tools/demo-data.js';
 import { answers, layerRequests, withPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
 import { answerHashRequest, MAX_ANSWER_HASHES, type HashAnswer, type PieceTree } from '../../lib/engine/hash-answer.js';
 import { bytesEqual, toHex } from '../../lib/core/bytes.js';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { encode } from '../../lib/bencode/encode.js';
 import { parseInfoDict, parseTorrent } from '../../lib/metainfo/parse.js';
 import { merkleRoot, rootFromPieceLayer, sha256, v2PieceHash } from '../../lib/metainfo/merkle.js';
-import { deterministicBytes } from '../../lib/engine/make-torrent.js';
+import { deterministicBytes } from '../../tools/demo-data.js';
 import { download } from '../../lib/engine/downloader.js';
 import { makePeerId } from '../../lib/peer/identity.js';
 import { startSeeder, type RunningSeeder } from '../../lib/engine/seeder.js';

@@ -1,6 +1,7 @@
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { makeTorrent, deterministicBytes, type MakeTorrentOptions } from '../../lib/engine/make-torrent.js';
+import { makeTorrent, type MakeTorrentOptions } from '../../lib/metainfo/make.js';
+import { deterministicBytes } from '../../tools/demo-data.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '../../lib/bencode/encode.js';
 import { parseInfoDict } from '../../lib/metainfo/parse.js';
 import { rootFromPieceLayer, v2PieceHash, zeroHash } from '../../lib/metainfo/merkle.js';
-import { deterministicBytes } from '../../lib/engine/make-torrent.js';
+import { deterministicBytes } from '../../tools/demo-data.js';
 import { makePeerId } from '../../lib/peer/identity.js';
 import { fetchPieceLayers, layerRequests, withPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
 import { PeerConnection } from '../../lib/peer/peer-connection.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RateMeter } from '../../lib/engine/rate.js';
-import { formatDuration, renderProgress } from '../../lib/engine/progress.js';
+import { formatDuration, renderProgress } from '../../tools/progress.js';
 
 describe('RateMeter', () => {
   it('measures bytes per second over its window and forgets old samples', () => {

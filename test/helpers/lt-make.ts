@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deterministicBytes } from '../../lib/engine/make-torrent.js';
+import { deterministicBytes } from '../../tools/demo-data.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { LIBTORRENT_PYTHON } from './peers.js';

@@ -7,7 +7,7 @@ import { startSeeder, type RunningSeeder } from '../../lib/engine/seeder.js';
 import { torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
 import { startTracker, type RunningTracker } from '../../lib/tracker/server/index.js';
 import { toHex } from '../../lib/core/bytes.js';
-import { trackerAnnounce } from '../../tools/commands/download-shared.js';
+import { trackerAnnounce } from '../../tools/shared.js';
 import { havePeers } from '../helpers/peers.js';
 import { stopChild } from '../helpers/child.js';
 import { startTransmissionDaemon, TR_SEEDING, type TransmissionDaemon } from '../helpers/transmission-daemon.js';

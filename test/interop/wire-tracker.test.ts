@@ -11,7 +11,7 @@ import { captureIo } from '../../tools/io.js';
 import * as metadataTool from '../../tools/commands/metadata.js';
 import * as pieceTool from '../../tools/commands/piece.js';
 import { torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
-import { findPeers, resolveTarget } from '../../lib/engine/peer-source.js';
+import { findPeers, resolveTarget } from '../../tools/peer-source.js';
 import { makePeerId } from '../../lib/peer/identity.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { scrape } from '../../lib/tracker/client/announce.js';

@@ -1,10 +1,8 @@
 import type { Argv } from 'yargs';
 import { decode } from '../../lib/bencode/decode.js';
 import { bencodeFields } from '../../lib/bencode/fields.js';
-import type { BNode } from '../../lib/bencode/node.js';
 import { DecodeError } from '../../lib/core/errors.js';
 import { describeNotBencode } from '../../lib/core/sniff.js';
-import { toHex, utf8OrUndefined } from '../../lib/core/bytes.js';
 import type { Frame } from '../../lib/core/field.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { renderTree } from '../../lib/render/tree.js';
@@ -13,6 +11,7 @@ import { withFrames, withJson } from '../options.js';
 import { ioOf } from '../io.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
+import { jsonOf } from '../shared.js';
 
 export const command = 'bdecode <file>';
 export const describe = 'Decode any bencoded data (file or - for stdin) as an annotated tree, hex frames or JSON';
@@ -59,26 +58,5 @@ function decodeNamed(bytes: Uint8Array, label: string) {
     const what = e instanceof DecodeError ? describeNotBencode(bytes, e.offset) : undefined;
     if (what) throw new DecodeError('not_bencode', (e as DecodeError).offset, `${label} is ${what}`);
     throw e;
-  }
-}
-
-/** JSON for jq: UTF-8 strings as strings, other byte strings as {"hex": ...}; integers beyond 2^53 as strings. */
-export function jsonOf(node: BNode): unknown {
-  switch (node.kind) {
-    case 'int': {
-      const v = node.intValue();
-      return typeof v === 'bigint' ? v.toString() : v;
-    }
-    case 'str': {
-      const t = utf8OrUndefined(node.bytes());
-      return t ?? { hex: toHex(node.bytes()) };
-    }
-    case 'list':
-      return node.items().map(jsonOf);
-    case 'dict': {
-      const out = Object.create(null) as Record<string, unknown>;
-      for (const [k, v] of node.entries()) out[utf8OrUndefined(k.bytes()) ?? toHex(k.bytes())] = jsonOf(v);
-      return out;
-    }
   }
 }

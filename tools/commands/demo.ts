@@ -6,14 +6,14 @@ import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { formatBytes, toHex } from '../../lib/core/bytes.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { startTracker } from '../../lib/tracker/server/index.js';
-import { makeTorrent, deterministicBytes } from '../../lib/engine/make-torrent.js';
+import { makeTorrent } from '../../lib/metainfo/make.js';
+import { demoContent } from '../demo-data.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
 import { download } from '../../lib/engine/downloader.js';
-import { renderProgress } from '../../lib/engine/progress.js';
+import { renderProgress } from '../progress.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
-import { trackerAnnounce } from './download-shared.js';
-import { summaryText } from './download.js';
+import { summaryText, trackerAnnounce } from '../shared.js';
 
 export const command = 'demo';
 export const describe = 'The whole toolkit on loopback, no internet: our tracker + our seeder, a download with its frames shown, verified';
@@ -30,18 +30,6 @@ interface Args {
   'frames-limit': number;
   keep: boolean;
   io?: unknown;
-}
-
-/** The demo torrent: deterministic data, so every run shows the same info-hash. */
-export function demoContent(mib: number): { path: string[]; data: Uint8Array }[] {
-  const total = Math.max(1, Math.round(mib * 1024 * 1024));
-  const readme = new TextEncoder().encode('btscope demo data: deterministic bytes (xorshift32), the same on every run.\n');
-  const a = Math.floor(total * 0.6);
-  return [
-    { path: ['README.txt'], data: readme },
-    { path: ['data', 'a.bin'], data: deterministicBytes(a, 0x5eed) },
-    { path: ['data', 'b.bin'], data: deterministicBytes(total - a + 12345, 0xb7) },
-  ];
 }
 
 export async function handler(argv: Args): Promise<number> {

@@ -8,12 +8,13 @@ import { formatBytes } from '../../lib/core/bytes.js';
 import { download, type DownloadSummary, type PeerAddress } from '../../lib/engine/downloader.js';
 import { makePeerId } from '../../lib/peer/identity.js';
 import { resolveMagnetKeeping, type MagnetPeer } from '../../lib/engine/magnet-resolve.js';
-import { renderProgress } from '../../lib/engine/progress.js';
+import { renderProgress } from '../progress.js';
 import { withJson } from '../options.js';
 import { ioOf } from '../io.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
-import { frameLogger, parsePeerArg, trackerAnnounce } from './download-shared.js';
+import { frameLogger, summaryText, trackerAnnounce } from '../shared.js';
+import { parsePeerAddress } from '../peer-source.js';
 
 export const command = 'download <target>';
 export const describe = 'Download a torrent or magnet link from its peers: verified, resumable, every frame viewable';
@@ -66,7 +67,7 @@ interface Args {
 
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
-  const peers: PeerAddress[] = argv.peer.map(parsePeerArg);
+  const peers: PeerAddress[] = argv.peer.map((p) => parsePeerAddress(p, '--peer'));
   const onFrame = frameLogger(io, argv.frames, argv['frames-limit']);
   const log = (line: string) => {
     if (argv.verbose && !argv.json) io.err(line);
@@ -76,7 +77,7 @@ export async function handler(argv: Args): Promise<number> {
   const handover: MagnetPeer[] = [];
   if (argv.target.startsWith('magnet:')) {
     const m = parseMagnet(argv.target);
-    for (const pe of m.peers) peers.push(parsePeerArg(pe));
+    for (const pe of m.peers) peers.push(parsePeerAddress(pe, 'x.pe'));
     trackers = m.trackers.map((t) => [t]);
     // BEP 9 metadata, then (v2 and hybrid, BEP 52) the piece layers from a peer.
     const wireHash = (m.infoHash ?? m.infoHashV2!.subarray(0, 20));
@@ -126,18 +127,6 @@ export async function handler(argv: Args): Promise<number> {
   }
   io.out(summaryText(summary, path.resolve(argv.o)));
   return EXIT.ok;
-}
-
-export function summaryText(s: DownloadSummary, out: string): string {
-  const rate = s.seconds > 0 ? s.bytes / s.seconds : 0;
-  return [
-    `downloaded ${s.name} (${s.infoHash}) into ${out}`,
-    `  ${formatBytes(s.bytes)} verified in ${s.seconds.toFixed(2)} s (${formatBytes(Math.round(rate))}/s)` +
-      (s.resumedBytes > 0 ? `, ${formatBytes(s.resumedBytes)} already on disk (${s.checkedPieces} pieces re-checked in ${s.checkSeconds.toFixed(2)} s)` : ''),
-    `  ${s.peers} peer${s.peers === 1 ? '' : 's'} connected, ${s.peersWithData} sent data; ${s.hashFailures} hash failure${s.hashFailures === 1 ? '' : 's'}` +
-      (s.banned.length ? `; banned ${s.banned.join(', ')}` : '') +
-      (s.wastedBytes ? `; ${formatBytes(s.wastedBytes)} duplicate` : ''),
-  ].join('\n');
 }
 
 /** Peers to ask for a magnet's metadata: x.pe and --peer first, then what the magnet's trackers return. */

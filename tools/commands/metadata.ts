@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { bytesEqual, formatBytes, toHex } from '../../lib/core/bytes.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
-import { resolveTarget } from '../../lib/engine/peer-source.js';
+import { resolveTarget } from '../peer-source.js';
 import { parseInfoDict, parseTorrent } from '../../lib/metainfo/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import type { PeerConnection } from '../../lib/peer/peer-connection.js';

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { bytesEqual, toHex } from '../../lib/core/bytes.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
-import { resolveTarget } from '../../lib/engine/peer-source.js';
+import { resolveTarget } from '../peer-source.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { pieceHashV1, pieceHashV2, pieceSize } from '../../lib/metainfo/layout.js';
 import { checkPieceV2 } from '../../lib/engine/piece-verifier.js';

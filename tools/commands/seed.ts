@@ -7,7 +7,8 @@ import { withJson } from '../options.js';
 import { ioOf } from '../io.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
-import { frameLogger, parsePeerArg, trackerAnnounce } from './download-shared.js';
+import { frameLogger, trackerAnnounce } from '../shared.js';
+import { parsePeerAddress } from '../peer-source.js';
 
 export const command = 'seed <target> <dir>';
 export const describe = 'Seed complete data: check every piece, listen, serve peers (and announce to trackers)';
@@ -62,7 +63,7 @@ export async function handler(argv: Args): Promise<number> {
     trackers,
     announce: trackerAnnounce,
     skipCheck: argv['skip-check'],
-    connectTo: argv.connect.map(parsePeerArg),
+    connectTo: argv.connect.map((c) => parsePeerAddress(c, '--connect')),
     log: (l) => io.err(l),
     ...(onFrame ? { onFrame } : {}),
   });

@@ -2,12 +2,9 @@ import type { Argv } from 'yargs';
 import Table from 'cli-table3';
 import { formatBytes, toHex } from '../../lib/core/bytes.js';
 import type { Diagnostic } from '../../lib/core/diagnostic.js';
-import { DecodeError } from '../../lib/core/errors.js';
-import { describeNotBencode } from '../../lib/core/sniff.js';
 import { formatMagnet } from '../../lib/magnet/parse.js';
 import { torrentFrame } from '../../lib/metainfo/frame.js';
 import { torrentKind } from '../../lib/metainfo/layout.js';
-import { parseTorrent } from '../../lib/metainfo/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { palette } from '../../lib/render/color.js';
@@ -15,6 +12,7 @@ import { EXIT } from '../exit-codes.js';
 import { readInput } from '../input.js';
 import { ioOf, type Io } from '../io.js';
 import { withFrames, withJson } from '../options.js';
+import { readTorrent } from '../shared.js';
 
 export const command = 'torrent <file>';
 export const describe = 'Dump a .torrent (v1, v2, hybrid): info-hashes, sizes, pieces, trackers by tier, files, and what is wrong with it';
@@ -37,20 +35,6 @@ interface Args {
   magnet: boolean;
   'max-files': number;
   io?: unknown;
-}
-
-/** Parse, naming what the input is when it is not bencode at all. */
-export function readTorrent(bytes: Uint8Array, label: string): Torrent {
-  try {
-    return parseTorrent(bytes);
-  } catch (e) {
-    if (e instanceof DecodeError) {
-      const what = describeNotBencode(bytes, e.offset);
-      if (what) throw new DecodeError('not_a_torrent', e.offset, `${label} is ${what}`);
-      throw new DecodeError(e.code, e.offset, `${label}: ${e.message}`, e.path);
-    }
-    throw e;
-  }
 }
 
 export async function handler(argv: Args): Promise<number> {

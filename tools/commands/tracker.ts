@@ -19,7 +19,7 @@ import { EXIT } from '../exit-codes.js';
 import { readInput } from '../input.js';
 import { ioOf } from '../io.js';
 import { withFrames, withJson, withTimeout } from '../options.js';
-import { readTorrent } from './torrent.js';
+import { readTorrent } from '../shared.js';
 
 export const command = 'tracker <target>';
 export const describe = 'Probe trackers (HTTP, HTTPS, UDP): announce or scrape, and show exactly what each one answered, or why it failed';

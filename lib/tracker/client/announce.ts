@@ -10,7 +10,6 @@ import { Exchange, type TrackerRequestOptions } from './context.js';
 import { answerFrame, httpGet, rawFrame, type HttpAnswer } from './http.js';
 import { randomTransactionId, UdpSession } from './udp.js';
 
-export type { TrackerRequestOptions } from './context.js';
 export { clearConnectionIds } from './udp.js';
 
 /** One 32-bit key per process, as clients keep theirs across announces. */

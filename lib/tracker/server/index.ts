@@ -7,7 +7,7 @@ import { createHttpTracker } from './http.js';
 import { createUdpTracker } from './udp.js';
 import { SwarmRegistry } from './swarm.js';
 
-export { Swarm, SwarmRegistry, type SwarmPeer } from './swarm.js';
+export { SwarmRegistry } from './swarm.js';
 
 export interface StartTrackerOptions {
   /** Address to listen on; loopback by default. */

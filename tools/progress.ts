@@ -1,6 +1,6 @@
-import { formatBytes } from '../core/bytes.js';
+import { formatBytes } from '../lib/core/bytes.js';
 
-/** What the progress line shows (the downloader fills it in). */
+/** What the progress line shows (the downloader's onProgress fills it in). */
 export interface ProgressState {
   done: number;
   total: number;

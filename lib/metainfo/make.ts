@@ -61,30 +61,3 @@ export function makeTorrent(o: MakeTorrentOptions): { bytes: Uint8Array; stream:
   if (o.creationDate !== undefined) top['creation date'] = o.creationDate;
   return { bytes: encode(top), stream };
 }
-
-/** Deterministic pseudo-random bytes (xorshift32), so demo and test data are the same on every run. */
-export function deterministicBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  let i = 0;
-  for (; i + 4 <= length; i += 4) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-    out[i + 1] = (x >>> 8) & 0xff;
-    out[i + 2] = (x >>> 16) & 0xff;
-    out[i + 3] = x >>> 24;
-  }
-  for (; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}

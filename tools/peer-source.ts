@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
-import { UsageError, TransportError } from '../core/errors.js';
-import { bytesEqual, fromHex } from '../core/bytes.js';
-import { parseTorrent } from '../metainfo/parse.js';
-import { parseMagnet } from '../magnet/parse.js';
-import type { MagnetLink, Torrent } from '../metainfo/types.js';
-import { announce } from '../tracker/client/announce.js';
-import { formatEndpoint } from '../wire/address.js';
-import { listenTcp } from '../transport/tcp.js';
+import { UsageError, TransportError } from '../lib/core/errors.js';
+import { bytesEqual, fromHex } from '../lib/core/bytes.js';
+import { formatEndpoint, parseHostPort, type PeerAddress } from '../lib/core/address.js';
+import { parseTorrent } from '../lib/metainfo/parse.js';
+import { parseMagnet } from '../lib/magnet/parse.js';
+import type { MagnetLink, Torrent } from '../lib/metainfo/types.js';
+import { announce } from '../lib/tracker/client/announce.js';
+import { listenTcp } from '../lib/transport/tcp.js';
 
 /** What a wire tool works on: a .torrent, a magnet link, or a bare info-hash. */
 export interface Target {
@@ -43,17 +43,16 @@ export async function resolveTarget(arg: string): Promise<Target> {
   return { infoHash, infoHashV2: t.infoHashV2, trackers: t.trackers.flat(), torrent: t, peers: [], label: t.name };
 }
 
-export interface PeerAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** `HOST:PORT` or `[v6]:PORT`. */
-export function parsePeerAddress(s: string): PeerAddress {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port > 0 && port < 65536)) throw new UsageError(`not a peer address: ${JSON.stringify(s)} (expected HOST:PORT or [IPv6]:PORT)`);
-  return { host: m[1]!, port };
+/**
+ * `HOST:PORT` or `[v6]:PORT` from the command line or a magnet's `x.pe`; otherwise a usage
+ * error that names `source` (`--peer`, `x.pe`) when given.
+ */
+export function parsePeerAddress(s: string, source?: string): PeerAddress {
+  const a = parseHostPort(s);
+  if (a) return a;
+  throw new UsageError(
+    source ? `${source} ${s}: expected HOST:PORT (or [IPv6]:PORT)` : `not a peer address: ${JSON.stringify(s)} (expected HOST:PORT or [IPv6]:PORT)`,
+  );
 }
 
 export interface FindPeersOptions {
@@ -93,8 +92,8 @@ export function localAddresses(): string[] {
  * dialling it then fails like any unreachable peer.
  */
 export async function findPeers(target: Target, opts: FindPeersOptions): Promise<FoundPeers> {
-  if (opts.peers && opts.peers.length > 0) return opts.peers.map(parsePeerAddress);
-  if (target.peers.length > 0) return target.peers.map(parsePeerAddress);
+  if (opts.peers && opts.peers.length > 0) return opts.peers.map((p) => parsePeerAddress(p, '--peer'));
+  if (target.peers.length > 0) return target.peers.map((p) => parsePeerAddress(p, 'x.pe'));
   if (target.trackers.length === 0) throw new UsageError('no --peer given and the target names no trackers: give --peer HOST:PORT');
   const left = target.torrent ? target.torrent.length : 1;
   const seen = new Set<string>();
