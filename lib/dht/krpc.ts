@@ -95,6 +95,14 @@ export interface KrpcDecoded {
 }
 
 /**
+ * A datagram that may be KRPC (BEP 5): a bencoded dict, `d` first and `e`
+ * last. Cheap enough for every datagram; decodeKrpc decides.
+ */
+export function looksLikeKrpc(b: Uint8Array): boolean {
+  return b.length > 1 && b[0] === 0x64 && b[b.length - 1] === 0x65;
+}
+
+/**
  * A KRPC message (BEP 5) from one UDP payload. Hard errors (not bencode, not a
  * dict, no `t`/`y`) throw DecodeError; missing or malformed arguments are
  * diagnostics, so a sloppy node is still shown.

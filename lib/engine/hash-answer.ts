@@ -1,6 +1,8 @@
 import type { Torrent } from '../metainfo/types.js';
 import type { HashRequestFields } from '../wire/hash-messages.js';
-import { BLOCK_SIZE, HASH_SIZE, nextPowerOfTwo, sha256, zeroHash } from '../metainfo/merkle.js';
+import { BLOCK_SIZE, HASH_SIZE, nextPowerOfTwo, pieceTree, zeroHash, type PieceTree } from '../metainfo/merkle.js';
+
+export type { PieceTree };
 import { bytesEqual, toHex } from '../core/bytes.js';
 
 /**
@@ -38,8 +40,6 @@ export type HashAnswer =
   | { readonly ok: true; readonly hashes: Uint8Array; readonly uncles: number }
   | { readonly ok: false; readonly reason: HashRejectReason; readonly message: string };
 
-/** A file's padded tree above its piece layer: levels[0] the padded piece layer, the last one the root. */
-export type PieceTree = readonly Uint8Array[];
 
 export interface HashAnswerOptions {
   /** Most hashes (base layer) one request may ask for (default MAX_ANSWER_HASHES). */
@@ -107,17 +107,3 @@ function treeFor(rootHex: string, layer: Uint8Array, width: number, pieceLevel: 
   return tree;
 }
 
-/** Every level of the padded tree from the piece layer up to the root. */
-export function pieceTree(layer: Uint8Array, width: number, pieceLevel: number): PieceTree {
-  const base = new Uint8Array(width * HASH_SIZE);
-  base.set(layer, 0);
-  for (let i = layer.length / HASH_SIZE; i < width; i++) base.set(zeroHash(pieceLevel), i * HASH_SIZE);
-  const levels: Uint8Array[] = [base];
-  for (let w = width; w > 1; w /= 2) {
-    const below = levels[levels.length - 1]!;
-    const up = new Uint8Array((w / 2) * HASH_SIZE);
-    for (let i = 0; i < w / 2; i++) up.set(sha256(below.subarray(2 * i * HASH_SIZE, (2 * i + 2) * HASH_SIZE)), i * HASH_SIZE);
-    levels.push(up);
-  }
-  return levels;
-}

@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Torrent } from '../metainfo/types.js';
-import { pieceHashV2, fileAt, type V2Layout } from '../metainfo/layout.js';
-import { v2PieceHash, rootFromPieceLayer } from '../metainfo/merkle.js';
-import { BtscopeError } from '../core/errors.js';
-import { toHex } from '../core/bytes.js';
+import { checkPieceLayers, needsPieceLayers, pieceMatchesV2 } from '../metainfo/piece-check.js';
 import type { Storage } from './storage.js';
 
 /**
- * Piece hash checks against what is on disk. v1 (BEP 3): SHA-1 of the piece's
+ * Piece hash checks against what is on disk (the checks themselves are
+ * lib/metainfo/piece-check.ts). v1 (BEP 3): SHA-1 of the piece's
  * bytes, pad-file bytes read as zeros. v2 (BEP 52): the merkle root of the
  * piece's 16 KiB blocks (SHA-256) against the file's piece layer, or against
  * the file's pieces root when the file fits in one piece. A hybrid torrent's
@@ -79,7 +77,7 @@ export class PieceVerifier {
       const { bytes, missing } = await this.storage.read(index * this.pieceLength, size, this.buffer);
       let ok = missing === 0;
       if (ok && this.pieces) ok = this.matches(index, createHash('sha1').update(bytes).digest());
-      if (ok && this.v2) ok = this.v2Matches(index, bytes);
+      if (ok && this.v2) ok = pieceMatchesV2(this.v2, index, bytes);
       withData?.(bytes, ok);
       return { ok, missing };
     };
@@ -87,51 +85,6 @@ export class PieceVerifier {
     this.chain = p.catch(() => undefined);
     return p;
   }
-
-  private v2Matches(index: number, bytes: Uint8Array): boolean {
-    const c = checkPieceV2(this.v2!, index, bytes);
-    // A piece that starts in padding (hybrid pad files after the last byte of a file) has no v2 hash.
-    return c ? c.ok : this.v2!.files[fileAt(this.v2!.files, index * this.pieceLength)]!.pad;
-  }
-}
-
-/**
- * Piece `index`'s bytes against its v2 hash (BEP 52): only the file's own bytes
- * are leaves; blocks past its end are zero hashes, not hashes of zeros.
- * undefined when the piece has no v2 hash here (padding, no v2 part, layer unknown).
- */
-export function checkPieceV2(t: V2Layout, index: number, bytes: Uint8Array): { ok: boolean; got: Uint8Array; want: Uint8Array } | undefined {
-  const want = pieceHashV2(t, index);
-  if (!want) return undefined;
-  const f = t.files[want.fileIndex]!;
-  const inFile = Math.min(bytes.length, f.offset + f.length - index * t.pieceLength);
-  const got = v2PieceHash(bytes.subarray(0, inFile), t.pieceLength, want.fileLength);
-  return { ok: Buffer.from(got).equals(Buffer.from(want.hash)), got, want: want.hash };
-}
-
-/**
- * Every v2 file larger than a piece needs its piece layer, and the layer must
- * hash up to the file's pieces root (BEP 52): otherwise the torrent cannot be
- * verified and is refused before anything is downloaded.
- */
-export function checkPieceLayers(t: Torrent): void {
-  for (const f of t.files) {
-    if (f.pad || !f.piecesRoot || f.length <= t.pieceLength) continue;
-    const root = toHex(f.piecesRoot);
-    const layer = t.pieceLayers.get(root);
-    const name = f.path.join('/');
-    if (!layer) throw new BtscopeError('no_piece_layer', `${name}: the torrent has no piece layer for pieces root ${root} (BEP 52), so its pieces cannot be verified`);
-    const want = Math.ceil(f.length / t.pieceLength) * 32;
-    if (layer.length !== want) throw new BtscopeError('bad_piece_layer', `${name}: piece layer of ${layer.length} bytes, expected ${want}`);
-    if (!Buffer.from(rootFromPieceLayer(layer, t.pieceLength)).equals(Buffer.from(f.piecesRoot))) {
-      throw new BtscopeError('bad_piece_layer', `${name}: the piece layer does not hash to the file's pieces root ${root}`);
-    }
-  }
-}
-
-/** Some file spans more than one piece, so its v2 hashes live in a piece layer (BEP 52). */
-export function needsPieceLayers(t: Torrent): boolean {
-  return t.files.some((f) => !f.pad && f.piecesRoot !== undefined && f.length > t.pieceLength);
 }
 
 /** The 20 bytes that name the torrent on the wire and to trackers: the v1 info-hash, or the v2 one truncated (BEP 52). */

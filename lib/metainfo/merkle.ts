@@ -84,3 +84,21 @@ export function merkleRoot(hashes: Uint8Array, width: number, pad: Uint8Array = 
   }
   return layer[0] ?? padNode;
 }
+
+/** A padded merkle tree's levels, from the piece layer (index 0) up to the root (one hash). */
+export type PieceTree = readonly Uint8Array[];
+
+/** Every level of the padded tree from the piece layer up to the root. */
+export function pieceTree(layer: Uint8Array, width: number, pieceLevel: number): PieceTree {
+  const base = new Uint8Array(width * HASH_SIZE);
+  base.set(layer, 0);
+  for (let i = layer.length / HASH_SIZE; i < width; i++) base.set(zeroHash(pieceLevel), i * HASH_SIZE);
+  const levels: Uint8Array[] = [base];
+  for (let w = width; w > 1; w /= 2) {
+    const below = levels[levels.length - 1]!;
+    const up = new Uint8Array((w / 2) * HASH_SIZE);
+    for (let i = 0; i < w / 2; i++) up.set(sha256(below.subarray(2 * i * HASH_SIZE, (2 * i + 2) * HASH_SIZE)), i * HASH_SIZE);
+    levels.push(up);
+  }
+  return levels;
+}

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { bytesEqual } from '../core/bytes.js';
 import type { Torrent } from '../metainfo/types.js';
-import { fileAt, pieceFileRanges, pieceHashV1, pieceHashV2, pieceSize } from '../metainfo/layout.js';
-import { v2PieceHash } from '../metainfo/merkle.js';
+import { pieceFileRanges, pieceSize } from '../metainfo/layout.js';
+import { pieceMatches } from '../metainfo/piece-check.js';
 
 export type PieceOutcome = 'ok' | 'bad_hash';
 
@@ -29,9 +27,8 @@ interface Assembly {
 
 /**
  * Rebuilds pieces from the piece messages of a capture and checks each
- * complete one against the torrent's hashes: SHA-1 (BEP 3) for v1, the piece
- * layer or pieces root (BEP 52, merkle.v2PieceHash over the file's own bytes
- * in the piece) for v2, both for a hybrid, which must pass both. Blocks are
+ * complete one against every hash the torrent has (metainfo/piece-check.ts:
+ * SHA-1 for v1, the BEP 52 merkle hash for v2, both for a hybrid). Blocks are
  * copied into the piece they belong to (the only copy made of piece data),
  * and memory is capped: beyond `maxBufferedBytes` of incomplete pieces, the
  * oldest is given up. Verified pieces go to `onPiece` (to be written out).
@@ -84,30 +81,9 @@ export class PieceExtractor {
     this.assemblies.delete(index);
     this.buffered -= size;
     this.seenPartial.delete(index);
-    const outcome: PieceOutcome = this.hashesMatch(index, a.buf) ? 'ok' : 'bad_hash';
+    const outcome: PieceOutcome = pieceMatches(this.torrent, index, a.buf) ? 'ok' : 'bad_hash';
     if (this.done.get(index) !== 'ok') this.done.set(index, outcome);
     this.onPiece(index, a.buf, outcome);
-  }
-
-  /** Every hash the torrent has for the piece: SHA-1 (v1, hybrid) and the v2 merkle hash (v2, hybrid). */
-  private hashesMatch(index: number, data: Uint8Array): boolean {
-    const t = this.torrent;
-    if (t.pieces) {
-      const want = pieceHashV1(t, index);
-      if (!want || !bytesEqual(new Uint8Array(createHash('sha1').update(data).digest()), want)) return false;
-    }
-    if (t.infoHashV2) {
-      const want = pieceHashV2(t, index);
-      if (!want) {
-        // No v2 hash: a piece starting in padding is fine; a file's piece whose layer is missing cannot be checked.
-        return t.files[fileAt(t.files, index * t.pieceLength)]!.pad;
-      }
-      const f = t.files[want.fileIndex]!;
-      // BEP 52: only the file's own bytes are leaves (the rest of the piece is alignment padding).
-      const inFile = Math.min(data.length, f.offset + f.length - index * t.pieceLength);
-      if (!bytesEqual(v2PieceHash(data.subarray(0, inFile), t.pieceLength, want.fileLength), want.hash)) return false;
-    }
-    return true;
   }
 
   report(): ExtractReport {

@@ -109,6 +109,57 @@ export interface UdpDecodeOptions {
   maxPeers?: number;
 }
 
+/** UDP_PROTOCOL_ID as it is on the wire (big endian), for comparing bytes without a BigInt. */
+const PROTOCOL_ID_BYTES = [0x00, 0x00, 0x04, 0x17, 0x27, 0x10, 0x19, 0x80];
+
+/** Big-endian uint32 at `at` (the caller checked the length): no DataView per datagram. */
+function u32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+/** The packet starts with the connect request's magic protocol id (BEP 15), whatever follows. */
+export function hasUdpTrackerMagic(b: Uint8Array): boolean {
+  if (b.length < 16) return false;
+  for (let i = 0; i < 8; i++) if (b[i] !== PROTOCOL_ID_BYTES[i]) return false;
+  return true;
+}
+
+/**
+ * What a datagram's bytes alone say it is as a BEP 15 request: `connect` (the
+ * magic protocol id, action 0), `announce` (action 1, at least 98 bytes, a
+ * known event), `scrape` (action 2, whole 20-byte info-hashes after the
+ * 16-byte head), or undefined. A recogniser for captures, which carry no port
+ * convention: a scrape's shape is weak evidence, so the tracer also wants the
+ * address to be a tracker's it already saw.
+ */
+export function looksLikeUdpTrackerRequest(b: Uint8Array): 'connect' | 'announce' | 'scrape' | undefined {
+  if (b.length < 16) return undefined;
+  const action = u32(b, 8);
+  if (action === UDP_ACTIONS.connect) return hasUdpTrackerMagic(b) ? 'connect' : undefined;
+  if (action === UDP_ACTIONS.announce) return b.length >= FIXED.announce_request && u32(b, 80) <= UDP_EVENTS.stopped ? 'announce' : undefined;
+  if (action === UDP_ACTIONS.scrape) return b.length > 16 && (b.length - 16) % 20 === 0 ? 'scrape' : undefined;
+  return undefined;
+}
+
+/** The action a request carries (bytes 8-11, after the connection id); -1 when shorter than a request's 16 bytes. */
+export function udpTrackerRequestAction(b: Uint8Array): number {
+  return b.length < 16 ? -1 : u32(b, 8);
+}
+
+/** A response starts with a known action (0-3) and is at least 8 bytes (action, transaction id). */
+export function looksLikeUdpTrackerResponse(b: Uint8Array): boolean {
+  return b.length >= 8 && u32(b, 0) <= UDP_ACTIONS.error;
+}
+
+/**
+ * The transaction id the packet carries if it is a response (bytes 4-7); -1
+ * when shorter than 8 bytes. A response is only recognised by answering a
+ * request seen before, which this id finds.
+ */
+export function udpTrackerResponseTransaction(b: Uint8Array): number {
+  return b.length < 8 ? -1 : u32(b, 4);
+}
+
 const FIXED = { connect_request: 16, connect_response: 16, announce_request: 98, announce_response: 20, scrape_request: 16, scrape_response: 8, error: 8 };
 
 /**

@@ -6,7 +6,7 @@ import { deterministicBytes } from '../../tools/demo-data.js';
 import { makePeerId } from '../../lib/peer/identity.js';
 import { fetchPieceLayers, layerRequests, withPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
 import { PeerConnection } from '../../lib/peer/peer-connection.js';
-import { checkPieceLayers } from '../../lib/engine/piece-verifier.js';
+import { checkPieceLayers } from '../../lib/metainfo/piece-check.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { makeReserved } from '../../lib/wire/handshake.js';
 import type { Message } from '../../lib/wire/messages.js';

@@ -7,7 +7,7 @@ import { fetchMetadata, torrentFromMetadata } from '../../lib/engine/metadata-fe
 import { resolveTarget } from '../peer-source.js';
 import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { pieceHashV1, pieceHashV2, pieceSize } from '../../lib/metainfo/layout.js';
-import { checkPieceV2 } from '../../lib/engine/piece-verifier.js';
+import { checkPieceV2 } from '../../lib/metainfo/piece-check.js';
 import { fetchPieceLayers, withPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { withFrames, withJson, withTimeout } from '../options.js';

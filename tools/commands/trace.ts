@@ -1,14 +1,12 @@
 import type { Argv } from 'yargs';
-import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readFile, stat } from 'node:fs/promises';
 import type TableType from 'cli-table3';
 import { readCapture } from '../../lib/capture/format.js';
 import { Tracer } from '../../lib/trace/engine.js';
 import type { PieceExtractor } from '../../lib/trace/extract.js';
 import type { TraceEvent, TraceSummary } from '../../lib/trace/types.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
-import type { pieceFileRanges as PieceFileRanges } from '../../lib/metainfo/layout.js';
-import type { safeFilePath as SafeFilePath } from '../../lib/metainfo/safe-path.js';
+import type { Storage } from '../../lib/engine/storage.js';
 import type { renderHexFrame as RenderHexFrame } from '../../lib/render/hex-frame.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { formatBytes } from '../../lib/core/bytes.js';
@@ -95,15 +93,16 @@ export async function handler(argv: Args): Promise<number> {
   let writer: PieceWriter | undefined;
   let rangesText: ((xs: number[]) => string) | undefined;
   if (argv.extract !== undefined) {
-    const [{ parseTorrent }, { pieceFileRanges }, { safeFilePath }, extract] = await Promise.all([
+    const [{ parseTorrent }, { safeFilePath }, storage, extract] = await Promise.all([
       import('../../lib/metainfo/parse.js'),
-      import('../../lib/metainfo/layout.js'),
       import('../../lib/metainfo/safe-path.js'),
+      import('../../lib/engine/storage.js'),
       import('../../lib/trace/extract.js'),
     ]);
     rangesText = extract.rangesText;
     const t = parseTorrent(new Uint8Array(await readFile(argv.torrent!)));
-    writer = new PieceWriter(argv.extract, t, pieceFileRanges, safeFilePath);
+    // Storage: every path made safe, created below the folder only, never through a symlink on disk.
+    writer = new PieceWriter(t, new storage.Storage(storage.torrentStorageFiles(t.files, argv.extract, safeFilePath), { root: argv.extract }));
     extractor = new extract.PieceExtractor(t, (index, data, outcome) => {
       if (outcome === 'ok') writer!.queue(index, data);
     });
@@ -142,7 +141,7 @@ export async function handler(argv: Args): Promise<number> {
   for (const d of summary.diagnostics.slice(0, 20)) if (!argv.json) io.err(`note: ${d.message}`);
 
   if (extractor && writer && rangesText) {
-    await writer.finish();
+    const refused = await writer.finish();
     const r = extractor.report();
     if (argv.json && argv.summary) {
       // already printed the summary; put the extraction on stderr to keep stdout one JSON document
@@ -154,6 +153,8 @@ export async function handler(argv: Args): Promise<number> {
       if (r.partial.length) io.out(`extract: ${r.partial.length} pieces seen in part: ${rangesText(r.partial)}`);
       if (r.strayBlocks) io.out(`extract: ${r.strayBlocks} blocks did not fit the torrent (another torrent in the capture?)`);
     }
+    // A piece that could not be written (a symlink in the folder, a path outside it): the report stands, the run fails.
+    if (refused) throw refused;
     if (r.bad.length) return EXIT.failure;
   }
   return EXIT.ok;
@@ -355,43 +356,30 @@ function summaryTables(Table: typeof TableType, s: TraceSummary, format: string,
   return out.join('\n');
 }
 
-/** Writes verified pieces into the torrent's files under DIR (safe paths only). */
+/**
+ * Writes verified pieces through Storage (lib/engine/storage.ts). Writes run
+ * as pieces complete; the first refusal is kept (and later pieces are not
+ * attempted) to be reported once the capture is traced.
+ */
 class PieceWriter {
-  private readonly handles = new Map<number, Promise<FileHandle>>();
-  private chain: Promise<void> = Promise.resolve();
-  pending = 0;
+  private readonly writes = new Set<Promise<void>>();
+  private refused: Error | undefined;
   constructor(
-    private readonly dir: string,
     private readonly torrent: Torrent,
-    private readonly pieceFileRanges: typeof PieceFileRanges,
-    private readonly safeFilePath: typeof SafeFilePath,
+    private readonly storage: Storage,
   ) {}
   queue(index: number, data: Uint8Array): void {
-    this.pending++;
-    this.chain = this.chain.then(async () => {
-      for (const r of this.pieceFileRanges(this.torrent, index)) {
-        if (r.pad) continue;
-        const fh = await this.handle(r.fileIndex);
-        await fh.write(data, r.pieceOffset, r.length, r.fileOffset);
-      }
-      this.pending--;
+    if (this.refused) return;
+    const w = this.storage.write(index * this.torrent.pieceLength, data).catch((e: Error) => {
+      this.refused ??= e;
     });
+    this.writes.add(w);
+    void w.finally(() => this.writes.delete(w));
   }
-  private handle(i: number): Promise<FileHandle> {
-    let h = this.handles.get(i);
-    if (!h) {
-      const f = this.torrent.files[i]!;
-      const safe = this.safeFilePath(this.dir, f.path);
-      h = mkdir(dirname(safe.path), { recursive: true }).then(() => open(safe.path, 'a+').then(async (fh) => {
-        await fh.close();
-        return open(safe.path, 'r+');
-      }));
-      this.handles.set(i, h);
-    }
-    return h;
-  }
-  async finish(): Promise<void> {
-    await this.chain;
-    for (const h of this.handles.values()) await (await h).close();
+  /** Every write done and the files closed; the first error, if a write was refused. */
+  async finish(): Promise<Error | undefined> {
+    await Promise.all(this.writes);
+    await this.storage.close();
+    return this.refused;
   }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { bytesEqual } from '../../core/bytes.js';
-import { checkPieceV2 } from '../../engine/piece-verifier.js';
+import { checkPieceV2 } from '../../metainfo/piece-check.js';
 import type { Message } from '../../wire/messages.js';
 import { answersTo, requestBefore, blockOf, fastOn, incoming, outgoing, peerClosed, plural, ref, type Event, type Session } from '../view.js';
 import type { CheckDef, CheckOutcome, EvalContext, ScenarioName } from '../types.js';

@@ -1,7 +1,7 @@
 import { bytesEqual, toHex } from '../../core/bytes.js';
 import { BLOCK_SIZE, HASH_SIZE, nextPowerOfTwo, sha256 } from '../../metainfo/merkle.js';
 import type { TorrentFile } from '../../metainfo/types.js';
-import { pieceTree } from '../../engine/hash-answer.js';
+import { pieceTree } from '../../metainfo/merkle.js';
 import { supportsV2 } from '../../wire/handshake.js';
 import type { HashRequestFields } from '../../wire/hash-messages.js';
 import type { Message } from '../../wire/messages.js';
