@@ -1,4 +1,3 @@
-import type { Frame } from '../core/field.js';
 import type { TorrentFile } from '../metainfo/types.js';
 
 /**
@@ -155,6 +154,3 @@ export interface ComplianceReport {
   readonly skipped: number;
   readonly sessions: readonly SessionRecord[];
 }
-
-/** For --frames: the frames behind a verdict, rendered from the recorded bytes. */
-export type EvidenceFrames = (ref: EvidenceRef) => Frame | undefined;

@@ -30,7 +30,6 @@ function plausiblePayload(row: MessageRow): readonly [number, number] {
 /** Plausible payload range by id (undefined: an id no frame boundary is accepted on). */
 const PAYLOAD_RANGE: ReadonlyArray<readonly [number, number] | undefined> = MESSAGE_BY_ID.map((row) => row && plausiblePayload(row));
 
-export type FrameCheck = 'ok' | 'bad' | 'more';
 
 /** Does a plausible frame start at `p`? Returns its total length, 0 if not plausible, -1 if more bytes are needed. */
 export function plausibleFrameAt(b: Uint8Array, p: number): number {

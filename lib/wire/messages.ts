@@ -327,4 +327,3 @@ export function messageFrame(bytes: Uint8Array, base: number, m: Message, ctx: M
   return frame;
 }
 
-export { HASH_FIELDS };
