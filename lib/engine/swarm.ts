@@ -3,6 +3,7 @@ import { PieceVerifier } from './piece-verifier.js';
 import { RateMeter } from './rate.js';
 import type { PeerSession } from '../peer/session.js';
 import type { Message } from '../wire/messages.js';
+import { bitfieldLength } from '../wire/bitfield.js';
 import { LOCAL_EXTENSION_IDS } from '../wire/extended.js';
 import type { SwarmOptions } from './swarm-options.js';
 import { newSwarmPeer, closeForViolation, type SwarmPeer, type KnownPeerState } from './swarm-peer.js';
@@ -158,7 +159,7 @@ export class Swarm {
   /** What a session's first owner learned of the peer, as if its messages had come here. */
   private learnKnown(p: SwarmPeer, k: KnownPeerState): void {
     if (k.peerHasAll) this.picker.peerHaveAll(p);
-    else if (k.peerPieces.length === Math.ceil(this.o.torrent.pieceCount / 8)) this.picker.peerBitfield(p, k.peerPieces);
+    else if (k.peerPieces.length === bitfieldLength(this.o.torrent.pieceCount)) this.picker.peerBitfield(p, k.peerPieces);
     for (const i of k.allowedFast) if (i < this.o.torrent.pieceCount) this.picker.peerAllowedFast(p, i);
     if (p.session.remoteExtended) this.onExtended(p, 0, new Uint8Array(0));
     else this.updateInterest(p);
@@ -181,7 +182,7 @@ export class Swarm {
     const t = this.o.torrent;
     switch (m.type) {
       case 'bitfield':
-        if (m.bitfield.length !== Math.ceil(t.pieceCount / 8)) return this.violation(p, `bitfield of ${m.bitfield.length} bytes for ${t.pieceCount} pieces`);
+        if (m.bitfield.length !== bitfieldLength(t.pieceCount)) return this.violation(p, `bitfield of ${m.bitfield.length} bytes for ${t.pieceCount} pieces`);
         this.picker.peerBitfield(p, m.bitfield);
         this.pex.changed();
         return this.updateInterest(p);
