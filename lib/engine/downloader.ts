@@ -148,23 +148,7 @@ async function downloadTorrent(o: DownloadOptions, t: Torrent, handover: readonl
   // v1: SHA-1 pieces; v2 (BEP 52): piece layers, checked against the pieces roots here, before any download; hybrid: both.
   const infoHash = wireInfoHash(t);
   const started = performance.now();
-  const outDir = path.resolve(o.outDir);
-  const peerId = o.peerId ?? makePeerId();
-  await mkdir(outDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new UsageError(`-o ${o.outDir}: a file is in the way (the download goes into a folder, created if missing)`);
-    throw e;
-  });
-  const storage = new Storage(torrentStorageFiles(t.files, outDir, safeFilePath), { root: outDir });
-  const { journal, state } = await ResumeJournal.open(path.join(outDir, resumeFileName(toHex(infoHash))), {
-    infoHash: t.infoHash ?? t.infoHashV2!,
-    pieceCount: t.pieceCount,
-    pieceLength: t.pieceLength,
-  });
-  if (state.discarded) o.log?.(`resume journal discarded: ${state.discarded}`);
-  const checkStart = performance.now();
-  const existing = await checkExisting(t, storage, journal, state, o.fullCheck ?? false);
-  const checkSeconds = (performance.now() - checkStart) / 1000;
-  if (existing.checked > 0) o.log?.(`checked ${existing.checked} pieces on disk in ${checkSeconds.toFixed(2)} s: ${existing.have.length} verified`);
+  const { storage, journal, existing, checkSeconds } = await openOnDisk(o, t, infoHash);
 
   let finished = false;
   let host: SwarmHost | undefined;
@@ -182,35 +166,112 @@ async function downloadTorrent(o: DownloadOptions, t: Torrent, handover: readonl
     onHashFailure: (i, peers) => o.log?.(`piece ${i} failed its hash check (from ${peers.join(', ')})`),
   });
   const resumedBytes = swarm.haveBytes;
-  const left = (): number => t.length - swarm.haveBytes;
   // Incoming peers while we download (we are a real peer).
-  host = await SwarmHost.start({
-    torrent: t,
-    swarm,
-    infoHash,
-    peerId,
-    ...(o.listenPort !== undefined ? { listen: { host: o.listenHost ?? '127.0.0.1', port: o.listenPort } } : {}),
-    ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
-    ...(o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: o.handshakeTimeoutMs } : {}),
-    wantPeers: () => !finished && !swarm.complete,
-    ...(o.trackers ? { trackers: o.trackers } : {}),
-    ...(o.announce ? { announce: o.announce } : {}),
-    transferred: () => ({ uploaded: swarm.uploaded.total, downloaded: swarm.downloaded.total, left: left() }),
-    dialTrackerPeers: true,
-    ...(o.onFrame ? { onFrame: o.onFrame } : {}),
-    ...(o.log ? { log: o.log } : {}),
-  });
+  host = await startHost(o, t, swarm, infoHash, () => !finished && !swarm.complete);
   for (const h of handover) {
     adopted.add(h.session);
     host.adopt(h.session, h.known);
   }
   host.addCandidates([...(o.peers ?? []), ...magnetPeers(o)]);
 
-  const progressTimer = setInterval(() => {
-    const now = Date.now();
-    o.onProgress?.({ done: swarm.haveBytes, total: t.length, rate: swarm.downloaded.rate(now), peers: swarm.peers.size, hashFailures: swarm.hashFailures });
-  }, 200);
+  const progress = (rate: number): void =>
+    o.onProgress?.({ done: swarm.haveBytes, total: t.length, rate, peers: swarm.peers.size, hashFailures: swarm.hashFailures });
+  const progressTimer = setInterval(() => progress(swarm.downloaded.rate(Date.now())), 200);
+  const limits = downloadLimits(o, swarm, host, calledAt);
 
+  void host.announceAll('started');
+  let error: unknown;
+  try {
+    await Promise.race([swarm.completion, ...limits.reached]);
+  } catch (e) {
+    error = e;
+  } finally {
+    finished = true;
+    clearInterval(progressTimer);
+    limits.clear();
+    progress(0);
+    if (!error) {
+      await storage.createEmptyFiles();
+      swarm.finishedDownloading();
+    }
+    await host.stop(error ? undefined : 'completed');
+    await swarm.stop();
+    await storage.drain(); // in the page cache: safe from kill -9; a power cut is caught by the resume check
+    await storage.close();
+    await journal.close();
+  }
+  if (error) throw error;
+  return {
+    ok: true,
+    infoHash: toHex(t.infoHash ?? t.infoHashV2!),
+    name: t.name,
+    length: t.length,
+    bytes: swarm.verifiedBytes,
+    resumedBytes,
+    seconds: (performance.now() - started) / 1000,
+    peers: host.peersAdded,
+    peersWithData: swarm.peersWithData,
+    hashFailures: swarm.hashFailures,
+    banned: [...swarm.banned],
+    wastedBytes: swarm.wastedBytes,
+    uploadedBytes: swarm.uploaded.total,
+    checkedPieces: existing.checked,
+    checkSeconds,
+  };
+}
+
+/** The torrent's files under `outDir` (created if missing), its resume journal, and the pieces already there, checked. */
+async function openOnDisk(
+  o: DownloadOptions,
+  t: Torrent,
+  infoHash: Uint8Array,
+): Promise<{ storage: Storage; journal: ResumeJournal; existing: { have: number[]; checked: number }; checkSeconds: number }> {
+  const outDir = path.resolve(o.outDir);
+  await mkdir(outDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new UsageError(`-o ${o.outDir}: a file is in the way (the download goes into a folder, created if missing)`);
+    throw e;
+  });
+  const storage = new Storage(torrentStorageFiles(t.files, outDir, safeFilePath), { root: outDir });
+  const { journal, state } = await ResumeJournal.open(path.join(outDir, resumeFileName(toHex(infoHash))), {
+    infoHash: t.infoHash ?? t.infoHashV2!,
+    pieceCount: t.pieceCount,
+    pieceLength: t.pieceLength,
+  });
+  if (state.discarded) o.log?.(`resume journal discarded: ${state.discarded}`);
+  const checkStart = performance.now();
+  const existing = await checkExisting(t, storage, journal, state, o.fullCheck ?? false);
+  const checkSeconds = (performance.now() - checkStart) / 1000;
+  if (existing.checked > 0) o.log?.(`checked ${existing.checked} pieces on disk in ${checkSeconds.toFixed(2)} s: ${existing.have.length} verified`);
+  return { storage, journal, existing, checkSeconds };
+}
+
+/** Where the swarm meets the network: listen (if asked), trackers, dialling; `wantPeers` false once done. */
+function startHost(o: DownloadOptions, t: Torrent, swarm: Swarm, infoHash: Uint8Array, wantPeers: () => boolean): Promise<SwarmHost> {
+  return SwarmHost.start({
+    torrent: t,
+    swarm,
+    infoHash,
+    peerId: o.peerId ?? makePeerId(),
+    ...(o.listenPort !== undefined ? { listen: { host: o.listenHost ?? '127.0.0.1', port: o.listenPort } } : {}),
+    ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
+    ...(o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: o.handshakeTimeoutMs } : {}),
+    wantPeers,
+    ...(o.trackers ? { trackers: o.trackers } : {}),
+    ...(o.announce ? { announce: o.announce } : {}),
+    transferred: () => ({ uploaded: swarm.uploaded.total, downloaded: swarm.downloaded.total, left: t.length - swarm.haveBytes }),
+    dialTrackerPeers: true,
+    ...(o.onFrame ? { onFrame: o.onFrame } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
+}
+
+/**
+ * What ends a download short of completion, each a promise that rejects: no
+ * verified byte for `stallTimeoutMs` (default 60 s), the overall `timeoutMs`
+ * (counted from the call, a magnet's metadata included), the abort `signal`.
+ * `clear` stops their timers.
+ */
+function downloadLimits(o: DownloadOptions, swarm: Swarm, host: SwarmHost, calledAt: number): { reached: Promise<never>[]; clear: () => void } {
   let lastProgressBytes = swarm.verifiedBytes;
   let lastProgressAt = Date.now();
   const stallTimeout = o.stallTimeoutMs ?? 60_000;
@@ -230,10 +291,10 @@ async function downloadTorrent(o: DownloadOptions, t: Torrent, handover: readonl
     }, 250);
   });
   stalled.catch(() => {});
-  const limits: Promise<never>[] = [stalled];
+  const reached: Promise<never>[] = [stalled];
   let overallTimer: NodeJS.Timeout | undefined;
   if (o.timeoutMs !== undefined) {
-    limits.push(
+    reached.push(
       new Promise<never>((_, rej) => {
         const left = Math.max(0, o.timeoutMs! - (Date.now() - calledAt));
         overallTimer = setTimeout(() => rej(new TransportError('timeout', `download not complete after ${o.timeoutMs} ms`)), left);
@@ -241,54 +302,19 @@ async function downloadTorrent(o: DownloadOptions, t: Torrent, handover: readonl
     );
   }
   if (o.signal) {
-    limits.push(
+    reached.push(
       new Promise<never>((_, rej) => {
         if (o.signal!.aborted) rej(new BtscopeError('aborted', 'download aborted'));
         o.signal!.addEventListener('abort', () => rej(new BtscopeError('aborted', 'download aborted')), { once: true });
       }),
     );
   }
-
-  void host.announceAll('started');
-  let error: unknown;
-  try {
-    await Promise.race([swarm.completion, ...limits]);
-  } catch (e) {
-    error = e;
-  } finally {
-    finished = true;
-    clearInterval(progressTimer);
-    clearInterval(stallTimer);
-    clearTimeout(overallTimer);
-    o.onProgress?.({ done: swarm.haveBytes, total: t.length, rate: 0, peers: swarm.peers.size, hashFailures: swarm.hashFailures });
-    if (!error) {
-      await storage.createEmptyFiles();
-      swarm.finishedDownloading();
-    }
-    await host.stop(error ? undefined : 'completed');
-    await swarm.stop();
-    await storage.drain(); // in the page cache: safe from kill -9; a power cut is caught by the resume check
-    await storage.close();
-    await journal.close();
-  }
-  if (error) throw error;
-  const peersWithData = swarm.peersWithData;
   return {
-    ok: true,
-    infoHash: toHex(t.infoHash ?? t.infoHashV2!),
-    name: t.name,
-    length: t.length,
-    bytes: swarm.verifiedBytes,
-    resumedBytes,
-    seconds: (performance.now() - started) / 1000,
-    peers: host.peersAdded,
-    peersWithData,
-    hashFailures: swarm.hashFailures,
-    banned: [...swarm.banned],
-    wastedBytes: swarm.wastedBytes,
-    uploadedBytes: swarm.uploaded.total,
-    checkedPieces: existing.checked,
-    checkSeconds,
+    reached,
+    clear: () => {
+      clearInterval(stallTimer);
+      clearTimeout(overallTimer);
+    },
   };
 }
 
