@@ -11,7 +11,7 @@ import { SwarmUploads } from './swarm-uploads.js';
 import { SwarmPex } from './swarm-pex.js';
 import { answerMetadataRequest, HashRequestAnswers } from './swarm-answers.js';
 import { BlockWriter } from './block-writer.js';
-import { PieceCheck, RIGHT, type PieceCheckResult } from './piece-check.js';
+import { PieceCheck, RIGHT, type PieceCheckResult } from './swarm-verify.js';
 
 export type { SwarmPeer, KnownPeerState } from './swarm-peer.js';
 export type { SwarmOptions } from './swarm-options.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { PieceCheck } from '../../lib/engine/piece-check.js';
+import { PieceCheck } from '../../lib/engine/swarm-verify.js';
 import { PieceVerifier } from '../../lib/engine/piece-verifier.js';
 import type { Storage } from '../../lib/engine/storage.js';
 
