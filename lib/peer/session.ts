@@ -144,9 +144,9 @@ export class PeerSession {
     try {
       transport = await (opts.dial ?? dialTcp)(host, port, { timeoutMs: opts.connectTimeoutMs ?? 10_000, ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
-      const err = e as Error & { code?: string };
+      const err = e as Error & { code?: string; offset?: number };
       if (err.code === 'aborted') throw e;
-      throw new PeerError(err.code ?? 'socket_error', err.message, peer, undefined, { cause: e });
+      throw new PeerError(err.code ?? 'socket_error', err.message, peer, err.offset, { cause: e });
     }
     return PeerSession.open(transport, opts, true);
   }
