@@ -348,6 +348,8 @@ async function torrentOfMagnet(o: DownloadOptions, handover: MagnetPeer[]): Prom
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.onFrame ? { onFrame: o.onFrame } : {}),
+    encryption: o.encryption ?? 'prefer',
+    ...(o.onMse ? { onMse: o.onMse } : {}),
   });
   if (r.peer) handover.push(r.peer);
   return r.torrent;

@@ -9,8 +9,10 @@ import { download, type DownloadSummary, type PeerAddress } from '../../lib/engi
 import { makePeerId } from '../../lib/peer/identity.js';
 import { resolveMagnetKeeping, type MagnetPeer } from '../../lib/engine/magnet-resolve.js';
 import { renderProgress } from '../progress.js';
-import { withJson } from '../options.js';
+import { withEncryption, withJson } from '../options.js';
 import { ioOf } from '../io.js';
+import { keylogWriter } from '../keylog.js';
+import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
 import { frameLogger, summaryText, trackerAnnounce } from '../shared.js';
@@ -20,7 +22,7 @@ export const command = 'download <target>';
 export const describe = 'Download a torrent or magnet link from its peers: verified, resumable, every frame viewable';
 
 export function builder(y: Argv) {
-  return withJson(y)
+  return withEncryption(withJson(y), 'prefer')
     .positional('target', { type: 'string', demandOption: true, describe: '.torrent file or magnet: link' })
     .option('o', { alias: 'out', type: 'string', default: '.', describe: 'Folder to write into (nothing is ever written outside it)' })
     .option('peer', { type: 'string', array: true, default: [], describe: 'Also connect to HOST:PORT (repeatable)' })
@@ -62,6 +64,8 @@ interface Args {
   verbose?: boolean;
   'full-check': boolean;
   json: boolean;
+  encryption?: EncryptionPolicy;
+  keylog?: string;
   io?: unknown;
 }
 
@@ -75,6 +79,7 @@ export async function handler(argv: Args): Promise<number> {
   let torrent: Torrent;
   let trackers: string[][];
   const handover: MagnetPeer[] = [];
+  const onMse = keylogWriter(argv.keylog);
   if (argv.target.startsWith('magnet:')) {
     const m = parseMagnet(argv.target);
     for (const pe of m.peers) peers.push(parsePeerAddress(pe, 'x.pe'));
@@ -91,6 +96,8 @@ export async function handler(argv: Args): Promise<number> {
       deadlineMs: argv.timeout * 1000,
       ...(argv.json ? {} : { log: (line: string) => io.err(line) }),
       ...(onFrame ? { onFrame } : {}),
+      encryption: argv.encryption ?? 'prefer',
+      ...(onMse ? { onMse } : {}),
     });
     torrent = resolved.torrent;
     // The peer that gave the metadata goes on to give data, on the same connection.
@@ -108,6 +115,8 @@ export async function handler(argv: Args): Promise<number> {
       outDir: argv.o,
       peers,
       handover,
+      encryption: argv.encryption ?? 'prefer',
+      ...(onMse ? { onMse } : {}),
       trackers,
       announce: trackerAnnounce,
       maxPeers: argv['max-peers'],
