@@ -184,9 +184,16 @@ export class PeerSession {
     return { direction, extensions: this.extensions, ...(this.pieceCount !== undefined ? { pieceCount: this.pieceCount } : {}) };
   }
 
-  /** The frame tap: every frame both ways, with who and which way. */
+  /** The frame tap: every frame both ways, with who and which way (and, over MSE/PE, that it was decrypted). */
   private tap(frame: Frame, direction: Direction): void {
-    this.opts.onFrame!({ ...frame, meta: { direction, peer: this.peer } }, direction);
+    const carried = this.carried;
+    const meta: Record<string, string> = carried ? { direction, peer: this.peer, carried } : { direction, peer: this.peer };
+    this.opts.onFrame!({ ...frame, meta }, direction);
+  }
+
+  /** `decrypted (RC4)` when an MSE transport carries the session; shown with each frame. */
+  private get carried(): string | undefined {
+    return this.transport.kind.startsWith('mse/') ? 'MSE/PE, decrypted' : undefined;
   }
 
   private start(initiator: boolean): Promise<PeerSession> {
@@ -201,6 +208,10 @@ export class PeerSession {
       drain: () => this.onDrain(),
       close: (e) => this.onTransportClose(e),
     });
+    // The transport's own exchange (an MSE handshake) comes first in --frames.
+    if (this.opts.onFrame && this.transport.handshakeFrames) {
+      for (const f of this.transport.handshakeFrames()) this.tap(f, f.meta?.['direction'] === 'in' ? 'in' : 'out');
+    }
     if (initiator && !this.closed) this.sendHandshake();
     return p;
   }

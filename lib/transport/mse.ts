@@ -1,7 +1,9 @@
 import { BtscopeError, DecodeError, TransportError } from '../core/errors.js';
 import { bytesEqual } from '../core/bytes.js';
 import { PROTOCOL_BYTES } from '../wire/handshake.js';
-import { CRYPTO_PLAINTEXT, CRYPTO_RC4, type EncryptionPolicy } from '../mse/constants.js';
+import type { Frame } from '../core/field.js';
+import { CRYPTO_PLAINTEXT, CRYPTO_RC4, MSE_MAX_IA, type EncryptionPolicy } from '../mse/constants.js';
+import { mseExchangeFrames } from '../mse/frames.js';
 import { MseInitiator, MseResponder, type MseExchangePart, type MseOutcome } from '../mse/handshake.js';
 import { req23Hash, type StreamCipher } from '../mse/rc4.js';
 import type { DialOptions, Transport, TransportHandlers } from './transport.js';
@@ -13,6 +15,32 @@ export interface MseInfo {
   readonly infoHash: Uint8Array;
   readonly secret: Uint8Array;
   readonly exchange: readonly MseExchangePart[];
+  /** The handshake's raw bytes each way, from offset 0 (bounded by the spec's limits). */
+  readonly sent: Uint8Array;
+  readonly received: Uint8Array;
+}
+
+/** Handshake bytes kept for --frames: at most the spec's limits plus an IA. */
+const KEEP = 2048 + MSE_MAX_IA;
+
+class Recorder {
+  private parts: Uint8Array[] = [];
+  private n = 0;
+  add(b: Uint8Array): void {
+    if (this.n >= KEEP) return;
+    const take = b.subarray(0, KEEP - this.n);
+    this.parts.push(new Uint8Array(take));
+    this.n += take.length;
+  }
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.n);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
 }
 
 export interface MseHandshakeOptions {
@@ -133,6 +161,10 @@ export class WrappedTransport implements Transport {
   get closed(): boolean {
     return this.inner.closed;
   }
+
+  handshakeFrames(): Frame[] {
+    return this.mse ? mseExchangeFrames(this.mse.exchange, this.mse.sent, this.mse.received) : [];
+  }
 }
 
 /** The inner transport's handlers, switchable: first the handshake's, then the wrapper's. */
@@ -210,7 +242,14 @@ function drive<T>(
   });
 }
 
-const info = (o: MseOutcome): MseInfo => ({ cryptoSelect: o.cryptoSelect, infoHash: o.infoHash, secret: o.secret, exchange: o.exchange });
+const info = (o: MseOutcome, sent: Recorder, received: Recorder): MseInfo => ({
+  cryptoSelect: o.cryptoSelect,
+  infoHash: o.infoHash,
+  secret: o.secret,
+  exchange: o.exchange,
+  sent: sent.bytes(),
+  received: received.bytes(),
+});
 
 /**
  * MSE as the dialling side (A) over a connected transport: offers `provide`
@@ -219,17 +258,25 @@ const info = (o: MseOutcome): MseInfo => ({ cryptoSelect: o.cryptoSelect, infoHa
  */
 export async function mseInitiate(inner: Transport, o: MseHandshakeOptions & { infoHash: Uint8Array; provide: number }): Promise<WrappedTransport> {
   const m = new MseInitiator({ infoHash: o.infoHash, provide: o.provide });
-  inner.write(m.start());
+  const sent = new Recorder();
+  const received = new Recorder();
+  const step1 = m.start();
+  sent.add(step1);
+  inner.write(step1);
   const { result, router } = await drive(inner, 'the MSE handshake', o.timeoutMs ?? 10_000, undefined, (chunk) => {
+    received.add(chunk);
     const s = m.push(chunk);
-    if (s.send) inner.write(s.send);
+    if (s.send) {
+      sent.add(s.send);
+      inner.write(s.send);
+    }
     return s.done;
   });
   const t = WrappedTransport.over(inner, router, 'mse', {
     ...(result.encrypt ? { encrypt: result.encrypt } : {}),
     ...(result.decrypt ? { decrypt: result.decrypt } : {}),
     rest: result.rest,
-    mse: info(result),
+    mse: info(result, sent, received),
   });
   o.onMse?.(t.mse!, t);
   return t;
@@ -248,6 +295,8 @@ export async function acceptEncryption(
   let mode: 'sniff' | 'plain' | 'mse' = 'sniff';
   let sniffed = new Uint8Array(0);
   let responder: MseResponder | undefined;
+  const sent = new Recorder();
+  const received = new Recorder();
   const select = (provide: number): number => {
     if (provide & CRYPTO_RC4 && o.policy !== 'plaintext') return CRYPTO_RC4;
     if (provide & CRYPTO_PLAINTEXT && o.policy !== 'require') return CRYPTO_PLAINTEXT;
@@ -280,8 +329,12 @@ export async function acceptEncryption(
       });
       chunk = b;
     }
+    received.add(chunk);
     const s = responder!.push(chunk);
-    if (s.send) inner.write(s.send);
+    if (s.send) {
+      sent.add(s.send);
+      inner.write(s.send);
+    }
     return s.done ? { mse: s.done } : undefined;
   });
   if ('plain' in result) return WrappedTransport.over(inner, router, 'plain', { rest: result.plain });
@@ -290,7 +343,7 @@ export async function acceptEncryption(
     ...(r.encrypt ? { encrypt: r.encrypt } : {}),
     ...(r.decrypt ? { decrypt: r.decrypt } : {}),
     rest: r.rest,
-    mse: info(r),
+    mse: info(r, sent, received),
   });
   o.onMse?.(t.mse!, t);
   return t;
