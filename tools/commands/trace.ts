@@ -174,11 +174,15 @@ async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promis
   const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
   const { startTraceProxy } = await import('../../lib/trace/proxy.js');
   const Table = argv.summary && !argv.json ? await loadTable() : undefined;
+  // With --torrent, MSE/PE is terminated on both sides (SKEY is its info-hash) and the decrypted stream traced.
+  const t = argv.torrent ? (await import('../../lib/metainfo/parse.js')).parseTorrent(new Uint8Array(await readFile(argv.torrent))) : undefined;
+  const infoHashes = t ? [t.infoHash, t.infoHashV2?.subarray(0, 20)].filter((h): h is Uint8Array => h != null) : [];
   const proxy = await startTraceProxy(tracer, {
     listenPort: argv.listen!,
     forwardHost: host,
     forwardPort: Number(m[2]),
-    onListening: (port) => io.err(`listening on 127.0.0.1:${port}, forwarding to ${argv.forward}`),
+    ...(infoHashes.length ? { infoHashes } : {}),
+    onListening: (port) => io.err(`listening on 127.0.0.1:${port}, forwarding to ${argv.forward}${infoHashes.length ? ' (MSE/PE terminated both ways: decrypted)' : ''}`),
     onClose: (s) => {
       out.flush();
       io.err(`stream ${s.id} closed: ${s.out.bytes} bytes out, ${s.in.bytes} bytes in, ${s.out.messages + s.in.messages} messages`);
