@@ -16,6 +16,7 @@ import { bytesEqual } from '../../lib/core/bytes.js';
 import { havePeers, LIBTORRENT_PYTHON } from '../helpers/peers.js';
 import { startLtSeed, type LtSeed } from '../helpers/lt-seed.js';
 import { fixture, sameFiles } from '../engine/helpers.js';
+import { runCompliance } from '../../lib/compliance/runner.js';
 
 /**
  * MSE/PE against libtorrent 2.0.8 forced to encryption (in_enc_policy and
@@ -100,4 +101,14 @@ describe.skipIf(!havePeers('libtorrent'))('MSE/PE with libtorrent forced to RC4'
       await counting.close();
     }
   });
+
+  it('comply --encryption require runs the checks over RC4: the forced peer handshakes and answers as in plaintext', async () => {
+    const plain = await runCompliance(fx.torrent, { host: '127.0.0.1', port: seed.port, timeoutMs: 30_000, only: ['handshake', 'requests.valid'] });
+    // Plaintext: libtorrent forced to encryption hangs up; nothing passes.
+    expect(plain.passed).toBe(0);
+    const enc = await runCompliance(fx.torrent, { host: '127.0.0.1', port: seed.port, timeoutMs: 30_000, only: ['handshake', 'requests.valid'], encryption: 'require' });
+    expect(enc.failed).toBe(0);
+    expect(enc.checks.find((c) => c.id === 'requests.valid')?.result).toBe('pass');
+    expect(enc.passed).toBeGreaterThanOrEqual(3);
+  }, 60_000);
 });
