@@ -2,7 +2,7 @@ import { TCP_FLAGS, type TransportPacket } from '../capture/transport.js';
 import { endpointText } from '../capture/ip.js';
 import { TcpDirection, type ReassemblyLimits, type StreamSink } from '../capture/tcp-reassembly.js';
 import { HttpTrackerStream } from './http-stream.js';
-import { httpTrackerEvent } from './http-events.js';
+import { httpTrackerEvent, NOT_A_TRACKER } from './http-events.js';
 import { endPeerStream, newPeerStream, type PeerStream } from './peer-stream.js';
 import type { TraceContext } from './context.js';
 import { MseStreamDecrypter, type MseSecret } from './mse-decrypt.js';
@@ -175,8 +175,9 @@ export class TcpFlows {
     const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 8)).toString('latin1');
     if (/^(GET|POST|HEAD) \//.test(head) || /^HTTP\/1\./.test(head)) {
       c.kind = 'http';
-      c.summary.protocol = 'http-tracker';
-      c.summary.label = 'HTTP';
+      // Plain HTTP until a tracker exchange is seen on it (http-events.ts).
+      c.summary.protocol = 'http';
+      c.summary.label = NOT_A_TRACKER;
       const reqDir: TraceDirection = /^HTTP\//.test(head) ? (dir === 'out' ? 'in' : 'out') : dir;
       c.httpRequestDir = reqDir;
       c.http = new HttpTrackerStream((e) => httpTrackerEvent(this.ctx, c.summary, reqDir, e));
