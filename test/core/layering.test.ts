@@ -13,6 +13,7 @@ const MAY_DO_IO = [
   'lib/tracker/client/',
   'lib/tracker/server/',
   'lib/trace/proxy.ts', // the live tracer's TCP proxy
+  'lib/content/', // btscope create/verify: walks the content folder and reads files in worker threads to hash them
 ];
 
 /**
