@@ -85,9 +85,11 @@ function summary(t: Torrent, r: VerifyResult, argv: Args, io: Io): string {
   const p = palette(io.color);
   const out: string[] = [];
   const pct = ((r.goodPieces / Math.max(1, r.pieceCount)) * 100).toFixed(r.goodPieces === r.pieceCount ? 0 : 2);
-  const head = `${argv.torrent}: ${torrentKind(t)} torrent ${JSON.stringify(t.name)} against ${argv.dir}: ${r.goodPieces}/${r.pieceCount} pieces good (${pct} %)`;
-  out.push(r.ok ? p.heading(head) : p.error(head));
   const problems = r.files.filter((f) => f.status !== 'complete');
+  const head =
+    `${argv.torrent}: ${torrentKind(t)} torrent ${JSON.stringify(t.name)} against ${argv.dir}: ${r.goodPieces}/${r.pieceCount} pieces good (${pct} %)` +
+    (problems.length ? `, ${problems.length} of ${r.files.length} files not complete` : `, all ${r.files.length} files complete`);
+  out.push(r.ok ? p.heading(head) : p.error(head));
   const shown = [...problems, ...r.files.filter((f) => f.status === 'complete')].slice(0, argv['max-files']);
   const table = new Table({ head: ['#', 'path', 'size', 'result', 'bad pieces', 'first bad offset'], style: { head: io.color ? ['cyan'] : [], border: io.color ? ['grey'] : [], compact: true }, colAligns: ['right', 'left', 'right', 'left', 'right', 'right'] });
   for (const f of shown) {
