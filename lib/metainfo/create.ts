@@ -84,11 +84,17 @@ export interface ContentLayout {
  * (a dict's key order). Used for every kind, so v1 and hybrid list files in the
  * same order and a v1 torrent does not depend on the order readdir returned.
  */
+const WIDE = /[\uD800-\uFFFF]/;
+
 export function comparePaths(a: readonly string[], b: readonly string[]): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    if (a[i] === b[i]) continue;
-    return compareBytes(encodeUtf8(a[i]!), encodeUtf8(b[i]!));
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    // UTF-16 order is UTF-8 byte order except around surrogates (U+D800 and up): only those pay for encoding.
+    if (!WIDE.test(x) && !WIDE.test(y)) return x < y ? -1 : 1;
+    return compareBytes(encodeUtf8(x), encodeUtf8(y));
   }
   return a.length - b.length;
 }

@@ -1,3 +1,4 @@
+import { toHex } from '../core/bytes.js';
 import { encode, type Encodable } from '../bencode/encode.js';
 import { layoutContent, planHashJobs, type TorrentKind } from './create.js';
 import { HASH_SIZE } from './merkle.js';
@@ -66,6 +67,8 @@ export function buildMetainfo(o: MetainfoInput): Uint8Array {
       info['files'] = o.files.map((f) => ({ ...(f.attr ? { attr: f.attr } : {}), length: f.length, path: f.pad ? ['.pad', String(f.length)] : [...f.path] }));
   }
   let layers: Map<Uint8Array, Encodable> | undefined;
+  // Files with the same bytes share a pieces root: their layer is written once.
+  const layerKeys = new Set<string>();
   if (v2) {
     info['meta version'] = 2;
     const tree = new Map<string, Encodable>();
@@ -77,7 +80,10 @@ export function buildMetainfo(o: MetainfoInput): Uint8Array {
       const leaf: Record<string, Encodable> = { length: f.length };
       if (f.attr) leaf['attr'] = f.attr;
       if (h && f.length > 0) leaf['pieces root'] = h.piecesRoot;
-      if (h?.layer) layers!.set(h.piecesRoot, h.layer);
+      if (h?.layer && !layerKeys.has(toHex(h.piecesRoot))) {
+        layerKeys.add(toHex(h.piecesRoot));
+        layers!.set(h.piecesRoot, h.layer);
+      }
       let dir = tree;
       for (const c of f.path.slice(0, -1)) {
         let sub = dir.get(c);
