@@ -26,6 +26,8 @@ export interface CreateTorrentOptions extends WalkOptions {
   /** Seconds since 1970; omitted = no date (reproducible). */
   readonly creationDate?: number;
   readonly threads?: number;
+  /** Write BEP 47 `attr` (x, h) from the file system (default true); pads keep their `p`. */
+  readonly attributes?: boolean;
   /** Bytes per hash job (default 4 MiB, at least one piece). */
   readonly jobBytes?: number;
   readonly onProgress?: (done: number, total: number) => void;
@@ -47,7 +49,7 @@ export const DEFAULT_JOB_BYTES = 4 * 1024 * 1024;
 export async function createTorrent(path: string, o: CreateTorrentOptions): Promise<CreatedTorrent> {
   const walk = walkContent(path, o);
   const name = o.name ?? walk.name;
-  const content = walk.files.map((f) => ({ path: walk.single ? [name] : f.path, length: f.length, attr: f.attr }));
+  const content = walk.files.map((f) => ({ path: walk.single ? [name] : f.path, length: f.length, attr: o.attributes === false ? '' : f.attr }));
   const total = content.reduce((n, f) => n + f.length, 0);
   const pieceLength = o.pieceLength !== undefined ? checkPieceLength(o.pieceLength) : autoPieceLength(total);
   const layout = layoutContent(content, o.kind, pieceLength, walk.single);

@@ -103,7 +103,7 @@ export function comparePaths(a: readonly string[], b: readonly string[]): number
  * Lay the files out as one stream (BEP 3), sorted by path. Hybrid: a BEP 47 pad
  * file after every file whose end is not on a piece boundary, the last one too
  * (as libtorrent 2.0 does), so each v1 piece holds bytes of one file only and
- * its v2 hashes match. v2-only: the same alignment, implied (no pad entries in
+ * its v2 hashes match; a single file has none (its v1 part is a `length`). v2-only: the same alignment, implied (no pad entries in
  * the torrent). v1: no padding.
  */
 export function layoutContent(files: readonly ContentFile[], kind: TorrentKind, pieceLength: number, single: boolean): ContentLayout {
@@ -125,7 +125,8 @@ export function layoutContent(files: readonly ContentFile[], kind: TorrentKind, 
     contentLength += f.length;
     if (!Number.isSafeInteger(offset)) throw new BtscopeError('too_large', 'the content is larger than 2^53 bytes');
     const rem = offset % pieceLength;
-    if (kind !== 'v1' && rem !== 0) {
+    // A single file is written with `length` (no file list): nothing to pad after it.
+    if (kind !== 'v1' && rem !== 0 && !single) {
       const n = pieceLength - rem;
       out.push({ path: ['.pad', String(n)], length: n, offset, pad: true, implicit: kind === 'v2', attr: 'p', source: -1 });
       offset += n;

@@ -40,6 +40,7 @@ export function builder(y: Argv) {
     .option('exclude', { type: 'string', array: true, default: [] as string[], describe: 'Leave out files and folders matching this glob (repeatable)' })
     .option('include-hidden', { type: 'boolean', default: false, describe: 'Include names starting with "." (BEP 47 attr h)' })
     .option('symlinks', { choices: SYMLINK_POLICIES, default: 'skip' as SymlinkPolicy, describe: 'skip symlinks, follow them (targets must stay below PATH; loops are an error), or refuse (error)' })
+    .option('attr', { type: 'boolean', default: true, describe: 'BEP 47 attributes from the file system: x executable, h hidden (--no-attr: none, as mktorrent)' })
     .option('magnet', { type: 'boolean', default: false, describe: 'Print the magnet link (both hashes for a hybrid)' })
     .option('threads', { type: 'number', default: defaultThreads(), describe: 'Hashing threads (0: in the main thread)' })
     .option('progress', { type: 'boolean', default: true, describe: 'Progress bar on stderr (only when it is a terminal)' })
@@ -70,6 +71,7 @@ interface Args {
   exclude: string[];
   'include-hidden': boolean;
   symlinks: SymlinkPolicy;
+  attr?: boolean;
   magnet: boolean;
   threads: number;
   progress: boolean;
@@ -103,6 +105,7 @@ export async function handler(argv: Args): Promise<number> {
     include: argv.include,
     exclude: argv.exclude,
     threads: argv.threads,
+    attributes: argv.attr !== false,
     onProgress: (d, t) => progress.update(d, t),
   }).finally(() => progress.end());
   const t = parseTorrent(made.bytes);
