@@ -6,12 +6,14 @@ import type { HashJob } from '../metainfo/create.js';
 import { runJob, type JobMessage, type JobResult, type ReadProblem } from './read-job.js';
 
 /**
- * Hash jobs in parallel: one worker thread per core (each reads its own job with
- * large positioned reads, then hashes it), two jobs queued per worker so none
- * waits on the main thread. Memory is bounded by threads × job size.
+ * Hash jobs in parallel: one thread per core, this one included (each reads its
+ * own job with large positioned reads, then hashes it; a worker costs tens of
+ * milliseconds to start, so this thread works too instead of waiting), two jobs
+ * queued per worker so none waits on this thread between its own jobs. Memory
+ * is bounded by threads × job size.
  */
 export interface HashPoolOptions {
-  /** Worker threads; 0 hashes in this thread. Default: one per core. */
+  /** Hashing threads, this one included; 0 or 1 hashes in this thread only. Default: one per core. */
   readonly threads?: number;
   /** Bytes of the stream hashed so far, after each job. */
   readonly onProgress?: (bytesDone: number) => void;
@@ -21,7 +23,7 @@ export interface PoolResult {
   /** One per job, in job order. */
   readonly results: JobResult[];
   readonly problems: ReadProblem[];
-  /** Threads actually used (0: in this thread). */
+  /** Threads that hashed, this one included. */
   readonly threads: number;
 }
 
@@ -51,40 +53,48 @@ export async function hashInPool(jobs: readonly HashJob[], pieceLength: number, 
     o.onProgress?.(done);
   };
   const script = workerScript();
-  const threads = Math.min(script ? (o.threads ?? defaultThreads()) : 0, jobs.length);
-  if (threads <= 0) {
-    for (const m of messages) {
-      finished(runJob(m));
-      // Let the progress bar and signals in between jobs.
-      await new Promise((r) => setImmediate(r));
-    }
-  } else {
-    const workers = Array.from({ length: threads }, () => new Worker(script!));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        let next = 0;
-        let outstanding = 0;
-        const feed = (w: Worker): void => {
-          if (next < messages.length) {
-            w.postMessage(messages[next++]);
-            outstanding++;
-          } else if (outstanding === 0) resolve();
-        };
-        for (const w of workers) {
-          w.on('message', (r: JobResult) => {
-            outstanding--;
-            finished(r);
-            feed(w);
-          });
-          w.on('error', reject);
-          w.on('exit', (code) => code !== 0 && reject(new Error(`hash worker exited with code ${code}`)));
-          feed(w);
-          feed(w);
+  // Workers only when there is more than a job or two for them: below that, starting one costs more than it saves.
+  const workerCount = script ? Math.max(0, Math.min((o.threads ?? defaultThreads()) - 1, jobs.length - 1)) : 0;
+  const workers = Array.from({ length: workerCount }, () => new Worker(script!));
+  let next = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let outstanding = 0;
+      let mainBusy = true;
+      const maybeDone = (): void => {
+        if (next >= messages.length && outstanding === 0 && !mainBusy) resolve();
+      };
+      const feed = (w: Worker): void => {
+        if (next < messages.length) {
+          w.postMessage(messages[next++]);
+          outstanding++;
         }
-      });
-    } finally {
-      await Promise.all(workers.map((w) => w.terminate()));
-    }
+      };
+      for (const w of workers) {
+        w.on('message', (r: JobResult) => {
+          outstanding--;
+          finished(r);
+          feed(w);
+          maybeDone();
+        });
+        w.on('error', reject);
+        w.on('exit', (code) => code !== 0 && reject(new Error(`hash worker exited with code ${code}`)));
+        feed(w);
+        feed(w);
+      }
+      // This thread takes jobs too, yielding between them so worker results and progress are handled.
+      const own = async (): Promise<void> => {
+        while (next < messages.length) {
+          finished(runJob(messages[next++]!));
+          await new Promise((r) => setImmediate(r));
+        }
+        mainBusy = false;
+        maybeDone();
+      };
+      own().catch(reject);
+    });
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
   }
-  return { results, problems: results.flatMap((r) => r.problems), threads: Math.max(0, threads) };
+  return { results, problems: results.flatMap((r) => r.problems), threads: workerCount + 1 };
 }

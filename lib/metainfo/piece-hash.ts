@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { HashJob } from './create.js';
 import { BLOCK_SIZE, HASH_SIZE, merkleRoot, nextPowerOfTwo, rootFromPieceLayer } from './merkle.js';
 
@@ -15,12 +15,18 @@ export interface JobHashes {
   readonly v2: Uint8Array | null;
 }
 
+/** One-shot digests (crypto.hash, Node 20.12+: no Hash object per piece), else createHash. */
+const digest: (alg: 'sha1' | 'sha256', data: Uint8Array) => Uint8Array =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (alg, data) => (crypto as unknown as { hash(a: string, d: Uint8Array, enc: 'buffer'): Buffer }).hash(alg, data, 'buffer')
+    : (alg, data) => crypto.createHash(alg).update(data).digest();
+
 export function hashJobBytes(data: Uint8Array, job: HashJob, pieceLength: number): JobHashes {
   const sha1 = job.v1 ? new Uint8Array(job.pieceCount * 20) : null;
   const v2 = job.v2 ? new Uint8Array(job.pieceCount * HASH_SIZE) : null;
   for (let k = 0; k < job.pieceCount; k++) {
     const piece = data.subarray(k * pieceLength, Math.min(data.length, (k + 1) * pieceLength));
-    if (sha1) sha1.set(createHash('sha1').update(piece).digest(), k * 20);
+    if (sha1) sha1.set(digest('sha1', piece), k * 20);
     const span = job.v2?.[k];
     if (v2 && span) v2.set(v2PieceRoot(piece.subarray(0, span.bytes), pieceLength, span.fileLength), k * HASH_SIZE);
   }
@@ -31,7 +37,7 @@ export function hashJobBytes(data: Uint8Array, job: HashJob, pieceLength: number
 export function v2PieceRoot(bytes: Uint8Array, pieceLength: number, fileLength: number): Uint8Array {
   const n = Math.ceil(bytes.length / BLOCK_SIZE);
   const leaves = new Uint8Array(n * HASH_SIZE);
-  for (let i = 0; i < n; i++) leaves.set(createHash('sha256').update(bytes.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)).digest(), i * HASH_SIZE);
+  for (let i = 0; i < n; i++) leaves.set(digest('sha256', bytes.subarray(i * BLOCK_SIZE, (i + 1) * BLOCK_SIZE)), i * HASH_SIZE);
   const width = fileLength <= pieceLength ? nextPowerOfTwo(Math.max(1, n)) : pieceLength / BLOCK_SIZE;
   return merkleRoot(leaves, width);
 }

@@ -42,7 +42,7 @@ export function builder(y: Argv) {
     .option('symlinks', { choices: SYMLINK_POLICIES, default: 'skip' as SymlinkPolicy, describe: 'skip symlinks, follow them (targets must stay below PATH; loops are an error), or refuse (error)' })
     .option('attr', { type: 'boolean', default: true, describe: 'BEP 47 attributes from the file system: x executable, h hidden (--no-attr: none, as mktorrent)' })
     .option('magnet', { type: 'boolean', default: false, describe: 'Print the magnet link (both hashes for a hybrid)' })
-    .option('threads', { type: 'number', default: defaultThreads(), describe: 'Hashing threads (0: in the main thread)' })
+    .option('threads', { type: 'number', default: defaultThreads(), describe: 'Hashing threads, the main one included (1: no worker threads)' })
     .option('progress', { type: 'boolean', default: true, describe: 'Progress bar on stderr (only when it is a terminal)' })
     .example('$0 create ./album -o album.torrent --tracker http://t.example/announce', 'a hybrid torrent, piece length chosen from the size')
     .example('$0 create big.iso --kind v1 --piece-length 1048576 --no-date --json', 'v1, 1 MiB pieces, reproducible; summary as JSON')
@@ -155,7 +155,7 @@ export async function handler(argv: Args): Promise<number> {
     if (t.infoHashV2) row('info-hash v2', toHex(t.infoHashV2));
     row('content', `${made.layout.contentLength} bytes (${formatBytes(made.layout.contentLength)}) in ${files.length} file${files.length === 1 ? '' : 's'}${made.layout.files.length > files.length && argv.kind === 'hybrid' ? ` + ${made.layout.files.length - files.length} pad files` : ''}`);
     row('pieces', `${t.pieceCount} × ${formatBytes(t.pieceLength)} (${t.pieceLength}${made.pieceLengthChosen ? ', chosen from the size as libtorrent does; --piece-length to set it' : ''})`);
-    row('hashed', `in ${made.hashSeconds.toFixed(2)} s (${formatBytes(Math.round(rate))}/s, ${made.threads || 'no'} worker thread${made.threads === 1 ? '' : 's'})`);
+    row('hashed', `in ${made.hashSeconds.toFixed(2)} s (${formatBytes(Math.round(rate))}/s, ${made.threads} hashing thread${made.threads === 1 ? '' : 's'})`);
   }
   for (const n of notes) io.err(`btscope: note: ${n}`);
   return EXIT.ok;

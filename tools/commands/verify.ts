@@ -23,7 +23,7 @@ export function builder(y: Argv) {
   return withFrames(withJson(y))
     .positional('torrent', { type: 'string', demandOption: true, describe: '.torrent file' })
     .positional('dir', { type: 'string', demandOption: true, describe: "Folder the torrent's files are under (as a download into it wrote them: DIR/NAME/...)" })
-    .option('threads', { type: 'number', default: defaultThreads(), describe: 'Hashing threads (0: in the main thread)' })
+    .option('threads', { type: 'number', default: defaultThreads(), describe: 'Hashing threads, the main one included (1: no worker threads)' })
     .option('progress', { type: 'boolean', default: true, describe: 'Progress bar on stderr (only when it is a terminal)' })
     .option('max-files', { type: 'number', default: 100, describe: 'Files listed in the table (--json lists all); files with a problem are listed first' })
     .example('$0 verify album.torrent ~/Downloads', 'checks ~/Downloads/album/...')
@@ -106,6 +106,6 @@ function summary(t: Torrent, r: VerifyResult, argv: Args, io: Io): string {
     if (r.extra.length + r.extraMore > 20) out.push(p.dim(`  … and ${r.extra.length + r.extraMore - 20} more (--json lists up to 1000)`));
   }
   const rate = r.hashSeconds > 0 ? t.length / r.hashSeconds : 0;
-  out.push('', p.dim(`hashed ${formatBytes(t.length)} in ${r.hashSeconds.toFixed(2)} s (${formatBytes(Math.round(rate))}/s, ${r.threads || 'no'} worker thread${r.threads === 1 ? '' : 's'})`));
+  out.push('', p.dim(`hashed ${formatBytes(t.length)} in ${r.hashSeconds.toFixed(2)} s (${formatBytes(Math.round(rate))}/s, ${r.threads} hashing thread${r.threads === 1 ? '' : 's'})`));
   return out.join('\n');
 }
