@@ -12,6 +12,7 @@ const MAY_DO_IO = [
   'lib/engine/',
   'lib/tracker/client/',
   'lib/tracker/server/',
+  'lib/content/', // btscope create/verify: walks the content folder and reads files in worker threads to hash them
 ];
 
 /**
