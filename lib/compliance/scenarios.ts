@@ -9,6 +9,7 @@ import { extendedOn, fastOn, isAnswered, type Event } from './view.js';
 import type { ComplyTarget, ScenarioName, SessionRecord } from './types.js';
 import { answersHashRequest, v2Plan } from './checks/v2.js';
 import { makePeerId } from '../peer/identity.js';
+import { runMseScenario } from './mse-scenarios.js';
 import { encryptedDialer } from '../transport/mse.js';
 import type { EncryptionPolicy } from '../mse/constants.js';
 
@@ -61,7 +62,7 @@ const pieceSize = (t: ComplyTarget, index: number): number => (index === t.piece
 const req = (index: number, begin: number, length: number): Message => ({ type: 'request', index, begin, length });
 
 /** The scenario table: what each one does is described where it is defined. */
-const SCENARIOS: Record<ScenarioName, (s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions) => Promise<void>> = {
+const SCENARIOS: Record<Exclude<ScenarioName, 'mse' | 'mse_wrong_skey'>, (s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions) => Promise<void>> = {
   main: mainScenario,
   plain: plainScenario,
   cancel: cancelScenario,
@@ -84,6 +85,8 @@ const RESERVED: Record<ScenarioName, Uint8Array> = {
   beyond_piece_request: makeReserved({ extended: true, fast: true }),
   bad_index_request: makeReserved({ extended: true, fast: true }),
   v2_hashes: makeReserved({ extended: true, fast: true, v2: true }),
+  mse: makeReserved({ extended: true, fast: true }),
+  mse_wrong_skey: makeReserved({ extended: true, fast: true }),
 };
 
 /**
@@ -99,6 +102,9 @@ export function handshakeInfoHash(t: ComplyTarget): Uint8Array {
 /** Connect, run one scenario, close. Always returns a record (a refused connection is a record too). */
 export async function runScenario(name: ScenarioName, target: ComplyTarget, o: ScenarioOptions): Promise<SessionRecord> {
   const answer = o.answerMs ?? 5000;
+  if (name === 'mse' || name === 'mse_wrong_skey') {
+    return runMseScenario(name, target, handshakeInfoHash(target), { host: o.host, port: o.port, answerMs: Math.min(answer, o.timeoutMs), peerId: o.peerId ?? defaultPeerId() });
+  }
   // Nothing to ask a v2 question about: no connection at all, the checks say why they skip.
   const plan = name === 'v2_hashes' ? v2Plan(target) : undefined;
   if (typeof plan === 'string') {

@@ -106,8 +106,9 @@ describe.skipIf(!havePeers('libtorrent'))('MSE/PE with libtorrent forced to RC4'
     const plain = await runCompliance(fx.torrent, { host: '127.0.0.1', port: seed.port, timeoutMs: 30_000, only: ['handshake', 'requests.valid'] });
     // Plaintext: libtorrent forced to encryption hangs up; nothing passes.
     expect(plain.passed).toBe(0);
-    const enc = await runCompliance(fx.torrent, { host: '127.0.0.1', port: seed.port, timeoutMs: 30_000, only: ['handshake', 'requests.valid'], encryption: 'require' });
+    const enc = await runCompliance(fx.torrent, { host: '127.0.0.1', port: seed.port, timeoutMs: 30_000, only: ['handshake', 'requests.valid', 'mse'], encryption: 'require' });
     expect(enc.failed).toBe(0);
+    for (const id of ['mse.handshake', 'mse.select', 'mse.wrong_skey', 'mse.rc4_stream']) expect([id, enc.checks.find((c) => c.id === id)?.result]).toEqual([id, 'pass']);
     expect(enc.checks.find((c) => c.id === 'requests.valid')?.result).toBe('pass');
     expect(enc.passed).toBeGreaterThanOrEqual(3);
   }, 60_000);

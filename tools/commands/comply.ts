@@ -6,6 +6,7 @@ import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
 import { evidenceFrame } from '../../lib/compliance/evidence.js';
 import { reportJson } from '../../lib/compliance/report.js';
 import { fixedGap, runCompliance } from '../../lib/compliance/runner.js';
+import { MSE_CHECKS } from '../../lib/compliance/checks/mse.js';
 import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { CANCEL_QUEUE_BYTES } from '../../lib/compliance/scenarios.js';
 import type { ComplianceReport, CheckResultKind } from '../../lib/compliance/types.js';
@@ -67,10 +68,10 @@ export function parsePeer(s: string): { host: string; port: number } {
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
   if (argv.list) {
-    if (argv.json) io.out(stringifyJson(ALL_CHECKS.map((c) => ({ id: c.id, bep: c.bep, section: c.section, title: c.title })), 2));
+    if (argv.json) io.out(stringifyJson([...ALL_CHECKS, ...MSE_CHECKS].map((c) => ({ id: c.id, bep: c.bep, section: c.section, title: c.title })), 2));
     else {
       const t = new Table({ head: tableHead(palette(io.color), ['check', 'BEP', 'section', 'rule']), wordWrap: true, colWidths: [36, 5, 18, 40], style: tableStyle() });
-      for (const c of ALL_CHECKS) t.push([c.id, c.bep, c.section, c.title]);
+      for (const c of [...ALL_CHECKS, ...MSE_CHECKS]) t.push([c.id, c.bep || 'MSE', c.section, c.title]);
       io.out(t.toString());
     }
     return EXIT.ok;
@@ -117,7 +118,7 @@ const MARK: Record<CheckResultKind, (p: Palette, s: string) => string> = {
 
 export function renderReport(report: ComplianceReport, p: Palette, frames: boolean, pieceCount?: number): string {
   const t = new Table({ head: tableHead(p, ['check', 'BEP', 'result', 'evidence']), wordWrap: true, colWidths: [36, 5, 8, 50], style: tableStyle() });
-  for (const c of report.checks) t.push([c.id, String(c.bep), MARK[c.result](p, c.result), c.detail]);
+  for (const c of report.checks) t.push([c.id, c.bep ? String(c.bep) : 'MSE', MARK[c.result](p, c.result), c.detail]);
   const out = [`btscope comply ${report.peer}`, t.toString()];
   out.push(`${report.passed} passed, ${report.failed} failed, ${report.warned} warned, ${report.skipped} skipped`);
   if (frames) {
