@@ -10,6 +10,9 @@ import { havePeers } from '../helpers/peers.js';
 import { stopChild } from '../helpers/child.js';
 import { freePort, waitForTcp } from './tracker-util.js';
 import { startTransmissionDaemon, TR_SEEDING, type TransmissionDaemon } from '../helpers/transmission-daemon.js';
+import { startSeeder } from '../../lib/engine/seeder.js';
+import { torrentFromMetadata } from '../../lib/engine/metadata-fetch.js';
+import { fixture, sameFiles } from '../engine/helpers.js';
 
 /**
  * Downloads over MSE/PE from clients that insist on it: aria2c with
@@ -68,4 +71,31 @@ describe.skipIf(!havePeers('aria2c', 'transmission-daemon', 'transmission-create
     expect(mse).toBeGreaterThanOrEqual(1);
     expect((await readFile(path.join(out, 'enc.bin'))).equals(Buffer.from(data))).toBe(true);
   }, 60_000);
+
+  it('btscope seed --encryption require dials transmission-daemon (encryption required), which downloads byte-identical', async () => {
+    const seedDir = path.join(dir, 'seed-for-tr');
+    const fx = await fixture(seedDir, { name: 'seedme', pieceLength: 65536, files: [{ path: ['a.bin'], length: 700_000 }], seed: 11 });
+    const out = path.join(dir, 'tr-from-seed');
+    tr ??= await startTransmissionDaemon(dir, { encryption: 'required' });
+    await tr.rpc('torrent-add', { metainfo: Buffer.from(torrentFromMetadata(fx.torrent.info)).toString('base64'), 'download-dir': out });
+    let mse = 0;
+    const seeder = await startSeeder({ torrent: fx.torrent, dir: seedDir, encryption: 'require', onMse: () => mse++, connectTo: [{ host: '127.0.0.1', port: tr.peerPort }] });
+    try {
+      await waitFor(async () => (await sameFiles(out, 'seedme', fx.files)), 40_000, 'transmission to complete');
+      expect(mse).toBeGreaterThanOrEqual(1);
+      expect(seeder.swarm.uploaded.total).toBeGreaterThanOrEqual(fx.torrent.length);
+    } finally {
+      await seeder.close();
+    }
+  }, 60_000);
 });
+
+/** Poll (bounded) until `ok()`. */
+async function waitFor(ok: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  for (let i = 0; i < 1000 && Date.now() < until; i++) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not within ${ms} ms`);
+}
