@@ -56,7 +56,7 @@ export async function main(args: string[]): Promise<number> {
     // One line on stderr; with --json, one document on stdout too, unless the tool printed its own.
     const { message, exitCode: code } = describeError(e);
     process.stderr.write(`btscope: ${message}\n`);
-    if (wantsJson(args) && !processStdoutUsed()) process.stdout.write(`${JSON.stringify(errorJson(e), null, 2)}\n`);
+    if (wantsJson(args) && !processStdoutUsed()) process.stdout.write(`${JSON.stringify(errorJson(e))}\n`);
     return code;
   }
   return exitCode;

@@ -38,6 +38,12 @@ export function describeError(e: unknown): { message: string; exitCode: number; 
   if (e instanceof DecodeError) return { message: oneLine(e.describe()), exitCode: EXIT.badInput, code: e.code };
   if (e instanceof UsageError) return { message: oneLine(e.message), exitCode: EXIT.usage, code: e.code };
   if (e instanceof TransportError) return { message: oneLine(`${e.message}${peerHint(e)} (${e.code})`), exitCode: EXIT.network, code: e.code };
+  if (e instanceof BtscopeError && e.code === 'listen') {
+    // A port we were told to listen on: busy, privileged or out of range is the command line's fault.
+    const cause = (e.cause as NodeJS.ErrnoException | undefined)?.code;
+    const known = cause ? ERRNO_TEXT[cause] : undefined;
+    if (known) return { message: oneLine(`${e.message.replace(/:[^:]*$/, '')}: ${known.text} (${cause})`), exitCode: known.exitCode, code: cause! };
+  }
   if (e instanceof BtscopeError) return { message: oneLine(`${e.message} (${e.code})`), exitCode: EXIT.failure, code: e.code };
   const errno = e as (NodeJS.ErrnoException & { address?: string; port?: number }) | undefined;
   const code = errno?.code;

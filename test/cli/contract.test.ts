@@ -130,7 +130,7 @@ const CASES: Case[] = [
   ['metadata: a .torrent', () => ['metadata', f.torrent], 2],
   ['metadata: -o a directory', () => ['metadata', f.hex, '--peer', dead(), '-o', f.dir, '--timeout', '2'], 2],
   ['metadata: --timeout NaN', () => ['metadata', f.hex, '--peer', dead(), '--timeout', 'NaN'], 2],
-  ['metadata: unreachable peer', () => ['metadata', f.hex, '--peer', dead(), '--timeout', '2', '-o', path.join(f.out, 'm.torrent')], 4],
+  ['metadata: unreachable peer', () => ['metadata', f.hex, '--peer', dead(), '--timeout', '2', '-o', path.join(tmp, 'm.torrent')], 4],
   ['metadata: no peer and no tracker', () => ['metadata', f.hex, '--timeout', '2'], 2],
   // piece
   ['piece: no index', () => ['piece', f.torrent], 2],
@@ -149,10 +149,10 @@ const CASES: Case[] = [
   ['download: -o /sys/nope', () => ['download', f.torrent, '-o', '/sys/nope', '--peer', dead(), '--timeout', '2'], 2],
   ['download: -o a file', () => ['download', f.torrent, '-o', f.notTorrent, '--peer', dead(), '--timeout', '2'], 2],
   ['download: --max-peers abc', () => ['download', f.torrent, '--max-peers', 'abc'], 2],
-  ['download: --listen-port 99999', () => ['download', f.torrent, '--listen-port', '99999', '--peer', dead(), '-o', f.out], 2],
-  ['download: --listen-port busy', () => ['download', f.torrent, '--listen-port', String(f.busyPort), '--peer', dead(), '-o', f.out, '--timeout', '2'], 2],
-  ['download: bad --peer', () => ['download', f.torrent, '--peer', 'nowhere', '-o', f.out], 2],
-  ['download: unreachable peer and tracker', () => ['download', f.torrent, '--peer', dead(), '-o', f.out, '--timeout', '2'], 4],
+  ['download: --listen-port 99999', () => ['download', f.torrent, '--listen-port', '99999', '--peer', dead(), '-o', path.join(tmp, 'dl-1')], 2],
+  ['download: --listen-port busy', () => ['download', f.torrent, '--listen-port', String(f.busyPort), '--peer', dead(), '-o', path.join(tmp, 'dl-2'), '--timeout', '2'], 2],
+  ['download: bad --peer', () => ['download', f.torrent, '--peer', 'nowhere', '-o', path.join(tmp, 'dl-3')], 2],
+  ['download: unreachable peer and tracker', () => ['download', f.torrent, '--peer', dead(), '-o', path.join(tmp, 'dl-4'), '--timeout', '2'], 4],
   // seed
   ['seed: no argument', () => ['seed'], 2],
   ['seed: no folder', () => ['seed', f.torrent], 2],
@@ -208,7 +208,9 @@ describe('CLI contract under misuse (node dist/tools/cli.js)', () => {
       expect(r.code, ctx).toBe(exit);
       expect(r.stderr, ctx).not.toContain('    at ');
       let doc: Record<string, unknown> | undefined;
-      expect(() => (doc = JSON.parse(r.stdout) as Record<string, unknown>), ctx).not.toThrow();
+      // trace --json streams one document a line (its documented form): the failure is the last line.
+      const text = args()[0] === 'trace' ? (r.stdout.trim().split('\n').at(-1) ?? '') : r.stdout;
+      expect(() => (doc = JSON.parse(text) as Record<string, unknown>), ctx).not.toThrow();
       expect(doc, ctx).toMatchObject({ ok: false });
       expect(typeof doc!['error'], ctx).toBe('string');
       expect((doc!['error'] as string).length, ctx).toBeGreaterThan(5);

@@ -12,6 +12,7 @@ import { withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf, type Io } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { noPeerGaveIt, reportSkipped, tryPeers } from '../peer-attempts.js';
+import { checkOutputFile } from '../shared.js';
 
 export const command = 'metadata <magnet>';
 export const describe = 'Fetch a torrent\'s info dict from peers (BEP 9 ut_metadata), check its SHA-1 against the info-hash, write a .torrent';
@@ -39,6 +40,7 @@ export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
   const target = await resolveTarget(argv.magnet);
   if (target.torrent) throw new UsageError(`${argv.magnet} is a .torrent already: it has its metadata`);
+  await checkOutputFile(argv.o ?? `${toHex(target.infoHash)}.torrent`);
   const a = await tryPeers(argv, target, io, { notes: true }, async (conn, { left }) => {
     const r = await fetchMetadata(conn, target.infoHash, { timeoutMs: left(), ...(target.infoHashV2 ? { infoHashV2: target.infoHashV2 } : {}) });
     const layers = await v2Layers(conn, parseInfoDict(r.info), left(), io);

@@ -16,6 +16,7 @@ import { frameJson, stringifyJson, diagnosticJson } from '../../lib/render/json.
 import { withFrames, withJson } from '../options.js';
 import { ioOf, processIo, type Io } from '../io.js';
 import { EXIT } from '../exit-codes.js';
+import { errorJson } from '../errors.js';
 
 /** Read size: large enough that a read's fixed cost is nothing, small enough to stay in cache. */
 const CHUNK_SIZE = 1 << 20;
@@ -49,7 +50,7 @@ export function builder(y: Argv) {
     .example('$0 trace capture.pcap --stream 3 --type piece --frames', 'hex-annotated piece messages of stream 3')
     .example('$0 trace capture.pcap --extract out/ --torrent x.torrent', 'rebuild and check the pieces seen')
     .example('$0 trace --listen 7000 --forward 127.0.0.1:6881', 'live: point a client at 127.0.0.1:7000')
-    .epilogue('Exit codes: 0 decoded; 1 --extract found a piece with a wrong hash, or no stream carries the torrent\'s info-hash; 2 usage (a --type or --stream that does not exist); 3 the capture is not pcap/pcapng or is corrupt.');
+    .epilogue('--json: one JSON document a line (events, then the summary or the extraction); when the run fails, the last line is {"ok": false, "error": ...}. Exit codes: 0 decoded; 1 --extract found a piece with a wrong hash, or no stream carries the torrent\'s info-hash; 2 usage (a --type or --stream that does not exist); 3 the capture is not pcap/pcapng or is corrupt.');
 }
 
 interface Args {
@@ -72,6 +73,16 @@ interface Args {
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
   const out = new LineBuffer(io);
+  try {
+    return await trace(argv, io, out);
+  } catch (e) {
+    // --json is a stream of documents, one a line: a failure after some of them is the last line.
+    if (argv.json && out.wrote && !out.closed) io.out(JSON.stringify(errorJson(e)));
+    throw e;
+  }
+}
+
+async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
   if (io === processIo) {
     // `btscope trace x.pcap | head`: stop reading when the reader goes away.
     process.stdout.once('error', (e: NodeJS.ErrnoException) => {
@@ -267,6 +278,8 @@ class LineBuffer {
   private lines: string[] = [];
   autoFlush = false;
   closed = false;
+  /** Some line went out. */
+  wrote = false;
   constructor(private readonly io: Io) {}
   line(s: string): void {
     this.lines.push(s);
@@ -279,6 +292,7 @@ class LineBuffer {
       return;
     }
     this.io.out(this.lines.join('\n'));
+    this.wrote = true;
     this.lines = [];
   }
 }
