@@ -45,13 +45,18 @@ export function frameLogger(io: Io, types: string | undefined, limit: number): (
   };
 }
 
+/** `1 piece`, `2 pieces`. */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
+
 /** The lines `download` and `demo` print when a download is complete. */
 export function summaryText(s: DownloadSummary, out: string): string {
   const rate = s.seconds > 0 ? s.bytes / s.seconds : 0;
   return [
     `downloaded ${s.name} (${s.infoHash}) into ${out}`,
     `  ${formatBytes(s.bytes)} verified in ${s.seconds.toFixed(2)} s (${formatBytes(Math.round(rate))}/s)` +
-      (s.resumedBytes > 0 ? `, ${formatBytes(s.resumedBytes)} already on disk (${s.checkedPieces} pieces re-checked in ${s.checkSeconds.toFixed(2)} s)` : ''),
+      (s.resumedBytes > 0 ? `, ${formatBytes(s.resumedBytes)} already on disk (${plural(s.checkedPieces, 'piece')} re-checked in ${s.checkSeconds.toFixed(2)} s)` : ''),
     `  ${s.peers} peer${s.peers === 1 ? '' : 's'} connected, ${s.peersWithData} sent data; ${s.hashFailures} hash failure${s.hashFailures === 1 ? '' : 's'}` +
       (s.banned.length ? `; banned ${s.banned.join(', ')}` : '') +
       (s.wastedBytes ? `; ${formatBytes(s.wastedBytes)} duplicate` : ''),

@@ -103,7 +103,8 @@ export async function handler(argv: Args): Promise<number> {
  * torrent they do not have). That is one setup error, not a list of failed checks.
  */
 function notServing(report: ComplianceReport, torrent: { infoHash: Uint8Array | null; infoHashV2: Uint8Array | null }): void {
-  const sessions = report.sessions;
+  // Scenarios that never connected (the v2 ones for a v1 torrent) say nothing either way.
+  const sessions = report.sessions.filter((s) => s.end !== undefined || s.handshake !== undefined || s.events.length > 0);
   const silent = (s: (typeof sessions)[number]): boolean => !s.handshake && s.end?.how === 'handshake_failed' && (s.badHandshake?.bytes.length ?? 0) === 0 && s.preHandshake.length === 0;
   if (sessions.length === 0 || !sessions.every(silent)) return;
   const hash = toHex(torrent.infoHash ?? torrent.infoHashV2!.subarray(0, 20));

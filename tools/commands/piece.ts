@@ -14,7 +14,7 @@ import { withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { noPeerGaveIt, reportSkipped, tryPeers } from '../peer-attempts.js';
-import { checkOutputFile } from '../shared.js';
+import { checkOutputFile, plural } from '../shared.js';
 
 export const command = 'piece <target> <index>';
 export const describe = 'Fetch one piece from a peer in 16 KiB blocks with a request pipeline, check it against its hash (SHA-1, or for v2-only torrents its BEP 52 merkle hash), write it to a file';
@@ -99,6 +99,6 @@ function judge(t: Torrent, index: number, data: Uint8Array): { ok: boolean; got:
 }
 
 function check(t: Torrent, index: number): void {
-  if (!Number.isInteger(index) || index < 0 || index >= t.pieceCount) throw new UsageError(`piece index ${index} is out of range: the torrent has ${t.pieceCount} pieces (0..${t.pieceCount - 1})`);
+  if (!Number.isInteger(index) || index < 0 || index >= t.pieceCount) throw new UsageError(`piece index ${index} is out of range: the torrent has ${plural(t.pieceCount, 'piece')} (0..${t.pieceCount - 1})`);
   if (!t.pieces && !t.infoHashV2) throw new UsageError('the torrent has neither v1 piece hashes nor a v2 part: nothing to check a piece against');
 }

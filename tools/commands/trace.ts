@@ -17,6 +17,7 @@ import { withFrames, withJson } from '../options.js';
 import { ioOf, processIo, type Io } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { errorJson } from '../errors.js';
+import { plural } from '../shared.js';
 
 /** Read size: large enough that a read's fixed cost is nothing, small enough to stay in cache. */
 const CHUNK_SIZE = 1 << 20;
@@ -177,10 +178,10 @@ async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
       io.err(stringifyJson({ extract: r }));
     } else if (argv.json) io.out(stringifyJson({ extract: r }));
     else {
-      io.out(`extract: ${r.ok.length} of ${r.pieceCount} pieces complete and correct${r.ok.length ? ` (${rangesText(r.ok)})` : ''}; written to ${argv.extract}`);
-      if (r.bad.length) io.out(`extract: ${r.bad.length} pieces complete but WRONG hash: ${rangesText(r.bad)}`);
-      if (r.partial.length) io.out(`extract: ${r.partial.length} pieces seen in part: ${rangesText(r.partial)}`);
-      if (r.strayBlocks) io.out(`extract: ${r.strayBlocks} blocks did not fit the torrent (another torrent in the capture?)`);
+      io.out(`extract: ${r.ok.length} of ${plural(r.pieceCount, 'piece')} complete and correct${r.ok.length ? ` (${rangesText(r.ok)})` : ''}; written to ${argv.extract}`);
+      if (r.bad.length) io.out(`extract: ${plural(r.bad.length, 'piece')} complete but WRONG hash: ${rangesText(r.bad)}`);
+      if (r.partial.length) io.out(`extract: ${plural(r.partial.length, 'piece')} seen in part: ${rangesText(r.partial)}`);
+      if (r.strayBlocks) io.out(`extract: ${plural(r.strayBlocks, 'block')} did not fit the torrent (another torrent in the capture?)`);
     }
     // A piece that could not be written (a symlink in the folder, a path outside it): the report stands, the run fails.
     if (refused) throw refused;
