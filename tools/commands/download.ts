@@ -89,7 +89,7 @@ export async function handler(argv: Args): Promise<number> {
     const peerId = makePeerId();
     const resolved = await resolveMagnetKeeping({
       magnet: m,
-      peers: await magnetCandidates(wireHash, peerId, peers, trackers),
+      peers: await magnetCandidates(wireHash, peerId, peers, trackers, Math.min(argv.timeout * 1000, 10_000)),
       peerId,
       trackers,
       timeoutMs: Math.min(argv.timeout * 1000, 30_000),
@@ -134,16 +134,27 @@ export async function handler(argv: Args): Promise<number> {
   return EXIT.ok;
 }
 
-/** Peers to ask for a magnet's metadata: x.pe and --peer first, then what the magnet's trackers return. */
-async function magnetCandidates(infoHash: Uint8Array, peerId: Uint8Array, peers: PeerAddress[], trackers: string[][]): Promise<PeerAddress[]> {
+/**
+ * Peers to ask for a magnet's metadata: x.pe and --peer first, then what the magnet's trackers
+ * return, all asked at once and waited for at most `timeoutMs` (--timeout bounds this step too).
+ */
+async function magnetCandidates(infoHash: Uint8Array, peerId: Uint8Array, peers: PeerAddress[], trackers: string[][], timeoutMs: number): Promise<PeerAddress[]> {
   const candidates = [...peers];
-  for (const url of trackers.flat()) {
-    try {
-      const r = await trackerAnnounce(url, { infoHash, peerId, port: 6881, uploaded: 0, downloaded: 0, left: 1, event: 'started' });
-      for (const p of r.peers) candidates.push({ host: p.ip, port: p.port });
-    } catch {
-      // another tracker or peer may do
-    }
-  }
-  return candidates;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+  await Promise.race([
+    bound,
+    Promise.all(
+      trackers.flat().map(async (url) => {
+        try {
+          const r = await trackerAnnounce(url, { infoHash, peerId, port: 6881, uploaded: 0, downloaded: 0, left: 1, event: 'started' });
+          for (const p of r.peers) candidates.push({ host: p.ip, port: p.port });
+        } catch {
+          // another tracker or peer may do
+        }
+      }),
+    ),
+  ]);
+  clearTimeout(timer);
+  return [...candidates];
 }

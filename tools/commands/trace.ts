@@ -178,7 +178,7 @@ async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
       io.err(stringifyJson({ extract: r }));
     } else if (argv.json) io.out(stringifyJson({ extract: r }));
     else {
-      io.out(`extract: ${r.ok.length} of ${plural(r.pieceCount, 'piece')} complete and correct${r.ok.length ? ` (${rangesText(r.ok)})` : ''}; written to ${argv.extract}`);
+      io.out(`extract: ${r.ok.length} of ${r.pieceCount} pieces complete and correct${r.ok.length ? ` (${rangesText(r.ok)})` : ''}; written to ${argv.extract}`);
       if (r.bad.length) io.out(`extract: ${plural(r.bad.length, 'piece')} complete but WRONG hash: ${rangesText(r.bad)}`);
       if (r.partial.length) io.out(`extract: ${plural(r.partial.length, 'piece')} seen in part: ${rangesText(r.partial)}`);
       if (r.strayBlocks) io.out(`extract: ${plural(r.strayBlocks, 'block')} did not fit the torrent (another torrent in the capture?)`);
