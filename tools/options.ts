@@ -78,3 +78,21 @@ function typedValue(raw: readonly string[], key: string): string | undefined {
   }
   return 'something that is not a number';
 }
+
+/**
+ * MSE/PE (`--encryption`) and the key log (`--keylog`), on every tool that
+ * connects or listens. `fallback` is the tool's default: prefer for download
+ * and seed, plaintext for the probe tools.
+ */
+export function withEncryption<T>(y: Argv<T>, fallback: 'plaintext' | 'prefer' | 'require') {
+  return y
+    .option('encryption', {
+      choices: ['plaintext', 'prefer', 'require'] as const,
+      default: fallback,
+      describe: 'MSE/PE: plaintext (none), prefer (offer RC4, accept plaintext peers, fall back to plaintext), require (RC4 only)',
+    })
+    .option('keylog', {
+      type: 'string',
+      describe: 'Append each MSE connection\'s shared secret to this file (default $BTSCOPE_KEYLOG), so trace --keylog can decrypt a capture of it',
+    });
+}

@@ -6,6 +6,8 @@ import { findPeers, type Target } from './peer-source.js';
 import { formatEndpoint } from '../lib/wire/address.js';
 import { EXIT } from './exit-codes.js';
 import { peerFailureText } from './errors.js';
+import { encryptionDial } from './encryption.js';
+import type { EncryptionPolicy } from '../lib/mse/constants.js';
 import type { Io } from './io.js';
 import { frameSink } from './commands/handshake.js';
 
@@ -18,6 +20,8 @@ export interface PeerAttemptArgs {
   peer?: string[];
   timeout: number;
   frames: boolean;
+  encryption?: EncryptionPolicy;
+  keylog?: string;
   io?: unknown;
 }
 
@@ -88,6 +92,7 @@ export async function tryPeers<T>(
         connectTimeoutMs: Math.min(left(), 10_000),
         handshakeTimeoutMs: Math.min(left(), 10_000),
         ...options.connect?.(),
+        ...encryptionDial(argv, target.infoHash),
         ...(sink ? { onFrame: sink } : {}),
       });
       const result = await attempt(conn, ctx);

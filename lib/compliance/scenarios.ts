@@ -8,6 +8,9 @@ import { ProbeSession } from './probe-session.js';
 import { extendedOn, fastOn, isAnswered, type Event } from './view.js';
 import type { ComplyTarget, ScenarioName, SessionRecord } from './types.js';
 import { answersHashRequest, v2Plan } from './checks/v2.js';
+import { makePeerId } from '../peer/identity.js';
+import { encryptedDialer } from '../transport/mse.js';
+import type { EncryptionPolicy } from '../mse/constants.js';
 
 /** BEP 3 convention: requests are for 16 KiB blocks. */
 export const BLOCK = 16 * 1024;
@@ -36,6 +39,8 @@ export interface ScenarioOptions {
   readonly cancelCount?: number;
   /** Cancel probe: how long to hold reading (the peer fills its buffers) before cancelling. */
   readonly cancelHoldMs?: number;
+  /** MSE/PE for every probe connection (`require`: the whole battery over RC4). Default plaintext. */
+  readonly encryption?: EncryptionPolicy;
 }
 
 /** Defaults of the cancel probe (see ScenarioOptions). */
@@ -49,12 +54,8 @@ interface Timing {
   deadline: number;
 }
 
-export function defaultPeerId(): Uint8Array {
-  const id = new Uint8Array(20);
-  id.set(encodeUtf8('-BS0100-'));
-  id.set(randomBytes(12), 8);
-  return id;
-}
+/** Our peer id: the one btscope uses everywhere (lib/peer/identity.ts). */
+export const defaultPeerId = makePeerId;
 
 const pieceSize = (t: ComplyTarget, index: number): number => (index === t.pieceCount - 1 ? t.lastPieceLength : t.pieceLength);
 const req = (index: number, begin: number, length: number): Message => ({ type: 'request', index, begin, length });
@@ -115,6 +116,7 @@ export async function runScenario(name: ScenarioName, target: ComplyTarget, o: S
     // Room for a wrong-sized piece (so it is seen, not cut off) and a full bitfield.
     maxFrameLength: Math.max(1024 * 1024, 5 + Math.ceil(target.pieceCount / 8), 13 + 4 * BLOCK),
     maxBytes: 64 * 1024 * 1024 + 2 * (o.maxPieceBytes ?? 4 * 1024 * 1024),
+    ...(o.encryption && o.encryption !== 'plaintext' ? { dial: encryptedDialer(o.encryption, handshakeInfoHash(target)) } : {}),
   });
   try {
     if (!s.closed) {

@@ -15,6 +15,8 @@ import { Swarm } from './swarm.js';
 import { SwarmHost, type AnnounceFn } from './swarm-host.js';
 import { parseHostPort, type PeerAddress } from '../core/address.js';
 import { makePeerId } from '../peer/identity.js';
+import type { EncryptionPolicy } from '../mse/constants.js';
+import type { MseInfo } from '../transport/mse.js';
 
 export type { AnnounceFn, PeerAddress };
 
@@ -54,6 +56,10 @@ export interface DownloadOptions {
   pexIntervalMs?: number;
   /** BEP 11: the first ut_pex message this long after a peer's extended handshake (default 0: at once). */
   pexFirstDelayMs?: number;
+  /** MSE/PE policy for every connection (default `prefer`). */
+  encryption?: EncryptionPolicy;
+  /** Each finished MSE exchange: for a key log. */
+  onMse?: (info: MseInfo, peer: string) => void;
 }
 
 export interface DownloadProgress {
@@ -323,6 +329,8 @@ function startHost(o: DownloadOptions, t: Torrent, swarm: Swarm, infoHash: Uint8
     dialTrackerPeers: true,
     ...(o.onFrame ? { onFrame: o.onFrame } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.encryption ? { encryption: o.encryption } : {}),
+    ...(o.onMse ? { onMse: o.onMse } : {}),
   });
 }
 
@@ -401,6 +409,8 @@ async function torrentOfMagnet(o: DownloadOptions, handover: MagnetPeer[]): Prom
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.onFrame ? { onFrame: o.onFrame } : {}),
+    encryption: o.encryption ?? 'prefer',
+    ...(o.onMse ? { onMse: o.onMse } : {}),
   });
   if (r.peer) handover.push(r.peer);
   return r.torrent;

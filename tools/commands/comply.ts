@@ -7,6 +7,7 @@ import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
 import { evidenceFrame } from '../../lib/compliance/evidence.js';
 import { reportJson } from '../../lib/compliance/report.js';
 import { fixedGap, runCompliance } from '../../lib/compliance/runner.js';
+import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { CANCEL_QUEUE_BYTES } from '../../lib/compliance/scenarios.js';
 import type { ComplianceReport, CheckResultKind } from '../../lib/compliance/types.js';
 import { palette, type Palette } from '../../lib/render/color.js';
@@ -15,13 +16,13 @@ import { stringifyJson } from '../../lib/render/json.js';
 import { EXIT } from '../exit-codes.js';
 import { readInput } from '../input.js';
 import { ioOf } from '../io.js';
-import { withFrames, withJson, withTimeout } from '../options.js';
+import { withFrames, withEncryption, withJson, withTimeout } from '../options.js';
 
 export const command = 'comply [target] [peer]';
 export const describe = 'Check a peer against the protocol: handshake, ordering, bitfield, requests, extensions, fast, BEP 52 hash requests; a verdict per BEP rule';
 
 export function builder(y: Argv) {
-  return withTimeout(withFrames(withJson(y)), 60)
+  return withEncryption(withTimeout(withFrames(withJson(y)), 60), 'plaintext')
     .positional('target', { type: 'string', describe: 'The .torrent the peer seeds (its info-hash, pieces and info dict are what the peer is checked against)' })
     .positional('peer', { type: 'string', describe: 'HOST:PORT of the peer ([::1]:PORT for IPv6)' })
     .option('only', { type: 'string', array: true, describe: 'Run only this check id, or a family (fast, ut_metadata...); repeatable' })
@@ -45,6 +46,7 @@ export function builder(y: Argv) {
 interface Args {
   target?: string;
   peer?: string;
+  encryption?: EncryptionPolicy;
   only?: string[];
   list: boolean;
   json: boolean;
@@ -87,6 +89,7 @@ export async function handler(argv: Args): Promise<number> {
     ...(argv.gap ? { betweenConnections: fixedGap(argv.gap * 1000) } : {}),
     ...(argv.cancelQueue !== undefined ? { cancelQueueBytes: Math.round(argv.cancelQueue * 1048576) } : {}),
     ...(argv.only ? { only: argv.only } : {}),
+    ...(argv.encryption ? { encryption: argv.encryption } : {}),
     onProgress: io.errIsTTY ? (t) => io.err(`comply: ${t}…`) : undefined,
   });
   notServing(report, torrent);

@@ -8,8 +8,10 @@ import { download, prepareOutputFolder, type DownloadSummary, type PeerAddress }
 import { makePeerId } from '../../lib/peer/identity.js';
 import { resolveMagnetKeeping, type MagnetPeer } from '../../lib/engine/magnet-resolve.js';
 import { renderProgress } from '../progress.js';
-import { withJson } from '../options.js';
+import { withEncryption, withJson } from '../options.js';
 import { ioOf } from '../io.js';
+import { keylogWriter } from '../keylog.js';
+import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
 import { frameLogger, readTorrent, summaryText, trackerAnnounce } from '../shared.js';
@@ -19,7 +21,7 @@ export const command = 'download <target>';
 export const describe = 'Download a torrent or magnet link from its peers: verified, resumable, every frame viewable';
 
 export function builder(y: Argv) {
-  return withJson(y)
+  return withEncryption(withJson(y), 'prefer')
     .positional('target', { type: 'string', demandOption: true, describe: '.torrent file, magnet: link, or a 40-hex info-hash (a magnet link with no trackers: give --peer)' })
     .option('o', { alias: 'out', type: 'string', default: '.', describe: 'Folder to write into (nothing is ever written outside it)' })
     .option('peer', { type: 'string', array: true, default: [], describe: 'Also connect to HOST:PORT (repeatable)' })
@@ -61,6 +63,8 @@ interface Args {
   verbose?: boolean;
   'full-check': boolean;
   json: boolean;
+  encryption?: EncryptionPolicy;
+  keylog?: string;
   io?: unknown;
 }
 
@@ -74,6 +78,7 @@ export async function handler(argv: Args): Promise<number> {
   let torrent: Torrent;
   let trackers: string[][];
   const handover: MagnetPeer[] = [];
+  const onMse = keylogWriter(argv.keylog);
   // A bare info-hash is a magnet link with no trackers (peers from --peer; the DHT, once there is one).
   const magnet = /^[0-9a-fA-F]{40}$/.test(argv.target) ? `magnet:?xt=urn:btih:${argv.target.toLowerCase()}` : argv.target;
   // Before any work: the torrent is readable and the folder is one we can write in.
@@ -96,6 +101,8 @@ export async function handler(argv: Args): Promise<number> {
       deadlineMs: argv.timeout * 1000,
       ...(argv.json ? {} : { log: (line: string) => io.err(line) }),
       ...(onFrame ? { onFrame } : {}),
+      encryption: argv.encryption ?? 'prefer',
+      ...(onMse ? { onMse } : {}),
     });
     torrent = resolved.torrent;
     // The peer that gave the metadata goes on to give data, on the same connection.
@@ -113,6 +120,8 @@ export async function handler(argv: Args): Promise<number> {
       outDir: argv.o,
       peers,
       handover,
+      encryption: argv.encryption ?? 'prefer',
+      ...(onMse ? { onMse } : {}),
       trackers,
       announce: trackerAnnounce,
       maxPeers: argv['max-peers'],

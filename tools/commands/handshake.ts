@@ -10,7 +10,9 @@ import type { Message } from '../../lib/wire/messages.js';
 import { messageBrief } from '../../lib/wire/message-spec.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { jsonOf } from '../shared.js';
-import { withFrames, withJson, withTimeout } from '../options.js';
+import { withEncryption, withFrames, withJson, withTimeout } from '../options.js';
+import { encryptionDial, encryptionText } from '../encryption.js';
+import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -18,7 +20,7 @@ export const command = 'handshake <target> <peer>';
 export const describe = 'Handshake with a peer: reserved bits by name, peer id and client, the extended handshake (BEP 10), and what the peer sends first';
 
 export function builder(y: Argv) {
-  return withTimeout(withFrames(withJson(y)), 10)
+  return withEncryption(withTimeout(withFrames(withJson(y)), 10), 'plaintext')
     .positional('target', { type: 'string', demandOption: true, describe: '.torrent file, magnet link, or 40-hex info-hash' })
     .positional('peer', { type: 'string', demandOption: true, describe: 'HOST:PORT (or [IPv6]:PORT)' })
     .option('wait', { type: 'number', default: 1.5, describe: 'Seconds to collect what the peer sends after the handshakes (bitfield, have all/none, haves...)' })
@@ -32,6 +34,8 @@ interface Args {
   target: string;
   peer: string;
   json: boolean;
+  encryption?: EncryptionPolicy;
+  keylog?: string;
   frames: boolean;
   timeout: number;
   wait: number;
@@ -83,6 +87,7 @@ export async function handler(argv: Args): Promise<number> {
     handshakeTimeoutMs: timeoutMs,
     ...(pieceCount !== undefined ? { pieceCount } : {}),
     ...(sink ? { onFrame: sink } : {}),
+    ...encryptionDial(argv, target.infoHash),
   });
   const first: Message[] = [];
   conn.on('message', (m) => {
@@ -124,6 +129,7 @@ export async function handler(argv: Args): Promise<number> {
           firstMessages: firstShown.map((m) => messageJson(m, extName(m))),
           closedByPeer: conn.closeReason ? conn.closeReason.message : null,
           violations,
+          encryption: encryptionText(conn.session.transport),
         },
         null,
         2,
@@ -133,6 +139,7 @@ export async function handler(argv: Args): Promise<number> {
   }
   const rows: Array<[string, string]> = [
     ['peer', conn.peer],
+    ['encryption', encryptionText(conn.session.transport)],
     ['info hash', toHex(hs.infoHash)],
     ['peer id', `"${printable(hs.peerId)}"  ${conn.remoteClient.client}${conn.remoteClient.version ? ` ${conn.remoteClient.version}` : ''}`],
     ['reserved', `${toHex(hs.reserved)}  ${bits.length ? bits.map((b) => `${b.name}${b.bep ? ` (BEP ${b.bep})` : ''}`).join(', ') : 'no bits set'}`],

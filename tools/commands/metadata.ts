@@ -8,7 +8,7 @@ import { parseInfoDict, parseTorrent } from '../../lib/metainfo/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import type { PeerConnection } from '../../lib/peer/peer-connection.js';
 import { fetchPieceLayers, layerRequests } from '../../lib/engine/piece-layer-fetch.js';
-import { withFrames, withJson, withTimeout } from '../options.js';
+import { withEncryption, withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf, type Io } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { noPeerGaveIt, reportSkipped, tryPeers } from '../peer-attempts.js';
@@ -18,7 +18,7 @@ export const command = 'metadata <magnet>';
 export const describe = 'Fetch a torrent\'s info dict from peers (BEP 9 ut_metadata), check its SHA-1 against the info-hash, write a .torrent';
 
 export function builder(y: Argv) {
-  return withTimeout(withFrames(withJson(y)), 30)
+  return withEncryption(withTimeout(withFrames(withJson(y)), 30), 'plaintext')
     .positional('magnet', { type: 'string', demandOption: true, describe: 'magnet link (or 40-hex info-hash)' })
     .option('peer', { type: 'string', array: true, describe: 'HOST:PORT to ask (repeatable); default: the magnet\'s x.pe, then its trackers' })
     .option('o', { alias: 'output', type: 'string', describe: 'Where to write the .torrent (default: <info-hash>.torrent)' })

@@ -10,7 +10,7 @@ import { pieceHashV1, pieceHashV2, pieceSize } from '../../lib/metainfo/layout.j
 import { checkPieceV2 } from '../../lib/metainfo/piece-check.js';
 import { fetchPieceLayers, withPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
-import { withFrames, withJson, withTimeout } from '../options.js';
+import { withEncryption, withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { noPeerGaveIt, reportSkipped, tryPeers } from '../peer-attempts.js';
@@ -20,7 +20,7 @@ export const command = 'piece <target> <index>';
 export const describe = 'Fetch one piece from a peer in 16 KiB blocks with a request pipeline, check it against its hash (SHA-1, or for v2-only torrents its BEP 52 merkle hash), write it to a file';
 
 export function builder(y: Argv) {
-  return withTimeout(withFrames(withJson(y)), 30)
+  return withEncryption(withTimeout(withFrames(withJson(y)), 30), 'plaintext')
     .positional('target', { type: 'string', demandOption: true, describe: '.torrent file or magnet link (metadata is fetched first)' })
     .positional('index', { type: 'number', demandOption: true, describe: 'Piece index (0-based)' })
     .option('peer', { type: 'string', array: true, describe: 'HOST:PORT (repeatable); default: the target\'s trackers' })

@@ -7,8 +7,10 @@ import { safeFilePath } from '../../lib/metainfo/safe-path.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { BtscopeError, UsageError } from '../../lib/core/errors.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
-import { withJson } from '../options.js';
+import { withEncryption, withJson } from '../options.js';
 import { ioOf } from '../io.js';
+import { keylogWriter } from '../keylog.js';
+import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
 import { frameLogger, readTorrent, trackerAnnounce } from '../shared.js';
@@ -18,7 +20,7 @@ export const command = 'seed <target> <dir>';
 export const describe = 'Seed complete data: check every piece, listen, serve peers (and announce to trackers)';
 
 export function builder(y: Argv) {
-  return withJson(y)
+  return withEncryption(withJson(y), 'prefer')
     .positional('target', { type: 'string', demandOption: true, describe: '.torrent file' })
     .positional('dir', { type: 'string', demandOption: true, describe: 'Folder holding the data (as a download into it wrote it)' })
     .option('port', { type: 'number', default: 0, describe: 'TCP port to listen on (0 = any free port)' })
@@ -49,6 +51,8 @@ interface Args {
   frames?: string;
   'frames-limit': number;
   json: boolean;
+  encryption?: EncryptionPolicy;
+  keylog?: string;
   io?: unknown;
   /** Tests: resolves to stop the seeder. */
   stop?: Promise<unknown>;
@@ -60,6 +64,7 @@ export async function handler(argv: Args): Promise<number> {
   await checkSeedFolder(torrent, argv.dir);
   const trackers = argv.tracker.length > 0 ? argv.tracker.map((t) => [t]) : torrent.trackers.map((t) => [...t]);
   const onFrame = frameLogger(io, argv.frames, argv['frames-limit']);
+  const onMse = keylogWriter(argv.keylog);
   const seeder = await startSeeder({
     torrent,
     dir: argv.dir,
@@ -71,6 +76,8 @@ export async function handler(argv: Args): Promise<number> {
     connectTo: argv.connect.map((c) => parsePeerAddress(c, '--connect')),
     log: (l) => io.err(l),
     ...(onFrame ? { onFrame } : {}),
+    encryption: argv.encryption ?? 'prefer',
+    ...(onMse ? { onMse } : {}),
   });
   const have = seeder.swarm.picker.piecesHave;
   if (have === 0) {

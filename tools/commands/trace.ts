@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import type TableType from 'cli-table3';
 import { readCapture } from '../../lib/capture/format.js';
+import { parseKeylog, type MseSecret } from '../../lib/trace/mse-decrypt.js';
 import { Tracer } from '../../lib/trace/engine.js';
 import type { PieceExtractor } from '../../lib/trace/extract.js';
 import type { TraceEvent, TraceSummary } from '../../lib/trace/types.js';
@@ -30,6 +31,10 @@ export const describe = 'Decode a pcap/pcapng capture (or live traffic through a
 export function builder(y: Argv) {
   return withFrames(withJson(y))
     .positional('capture', { type: 'string', describe: 'pcap or pcapng file (format found by its magic bytes, not its name)' })
+    .option('keylog', {
+      type: 'string',
+      describe: 'Decrypt MSE/PE streams with the secrets in this key log (written by download/seed/handshake --keylog; default $BTSCOPE_KEYLOG)',
+    })
     .option('summary', { type: 'boolean', default: false, describe: 'Tables: streams (endpoints, peer ids, clients, extensions, bytes, messages), message counts by type, tracker and DHT transactions with round trips' })
     .option('stream', { type: 'number', describe: 'Only this stream (numbers as in the output)' })
     .option('type', { type: 'string', array: true, describe: 'Only these message types (piece, handshake, extended, ut_metadata, ut_pex, dht, get_peers, udp-tracker, http-tracker, lsd, undecoded...); repeatable or comma-separated' })
@@ -67,6 +72,7 @@ interface Args {
   listen?: number;
   forward?: string;
   duration?: number;
+  keylog?: string;
   io?: unknown;
   signal?: AbortSignal;
 }
@@ -126,7 +132,9 @@ async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
       if (outcome === 'ok') writer!.queue(index, data);
     });
   }
+  const mseSecrets = await readKeylog(argv.keylog ?? process.env['BTSCOPE_KEYLOG'], io);
   const tracer = new Tracer({
+    ...(mseSecrets.length ? { mseSecrets } : {}),
     // Blocks are needed only to show them (--frames) or rebuild pieces (--extract).
     keepPieceBlocks: argv.frames || extractor !== undefined,
     ...(onEvent ? { onEvent } : {}),
@@ -196,11 +204,15 @@ async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promis
   const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
   const { startTraceProxy } = await import('../../lib/trace/proxy.js');
   const Table = argv.summary && !argv.json ? await loadTable() : undefined;
+  // With --torrent, MSE/PE is terminated on both sides (SKEY is its info-hash) and the decrypted stream traced.
+  const t = argv.torrent ? (await import('../../lib/metainfo/parse.js')).parseTorrent(new Uint8Array(await readFile(argv.torrent))) : undefined;
+  const infoHashes = t ? [t.infoHash, t.infoHashV2?.subarray(0, 20)].filter((h): h is Uint8Array => h != null) : [];
   const proxy = await startTraceProxy(tracer, {
     listenPort: argv.listen!,
     forwardHost: host,
     forwardPort: Number(m[2]),
-    onListening: (port) => io.err(`listening on 127.0.0.1:${port}, forwarding to ${argv.forward}`),
+    ...(infoHashes.length ? { infoHashes } : {}),
+    onListening: (port) => io.err(`listening on 127.0.0.1:${port}, forwarding to ${argv.forward}${infoHashes.length ? ' (MSE/PE terminated both ways: decrypted)' : ''}`),
     onClose: (s) => {
       out.flush();
       io.err(`stream ${s.id} closed: ${s.out.bytes} bytes out, ${s.in.bytes} bytes in, ${s.out.messages + s.in.messages} messages`);
@@ -442,4 +454,18 @@ class PieceWriter {
     await this.storage.close();
     return this.refused;
   }
+}
+
+/** The key log's secrets (none without one); lines that are not MSE_SECRET lines are named on stderr. */
+async function readKeylog(file: string | undefined, io: { err(line: string): void }): Promise<MseSecret[]> {
+  if (!file) return [];
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--keylog ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const { secrets, badLines } = parseKeylog(text);
+  if (badLines.length) io.err(`--keylog ${file}: line${badLines.length > 1 ? 's' : ''} ${badLines.slice(0, 5).join(', ')} not a MSE_SECRET line, skipped`);
+  return secrets;
 }
