@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import Table from 'cli-table3';
-import { UsageError } from '../../lib/core/errors.js';
-import { parseTorrent } from '../../lib/metainfo/parse.js';
+import { TransportError, UsageError } from '../../lib/core/errors.js';
+import { toHex } from '../../lib/core/bytes.js';
+import { readTorrent } from '../shared.js';
 import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
 import { evidenceFrame } from '../../lib/compliance/evidence.js';
 import { reportJson } from '../../lib/compliance/report.js';
@@ -38,7 +39,8 @@ export function builder(y: Argv) {
         'and judges only from the bytes it recorded. Results: pass, fail (a rule broken; the evidence says where), ' +
         'warn (allowed but suspect, or not provable), skip (with the reason). v1, v2-only and hybrid torrents: the handshake carries ' +
         'the v1 info-hash, or the v2 one truncated (BEP 52); the v2.* checks skip, without connecting, for a v1 torrent. ' +
-        'Exit code 1 when any check fails.',
+        'Exit codes: 0 every check passed (or warned, or skipped); 1 a check failed; 2 usage; 3 TARGET undecodable; ' +
+        '4 the peer cannot be reached, or closes every connection without a byte (it most likely does not serve the torrent).',
     );
 }
 
@@ -78,7 +80,7 @@ export async function handler(argv: Args): Promise<number> {
   }
   if (!argv.target || !argv.peer) throw new UsageError('comply needs TARGET (a .torrent) and PEER (HOST:PORT); --list shows the checks');
   const { host, port } = parsePeer(argv.peer);
-  const torrent = parseTorrent(await readInput(argv.target));
+  const torrent = readTorrent(await readInput(argv.target), argv.target);
   const report = await runCompliance(torrent, {
     host,
     port,
@@ -91,9 +93,29 @@ export async function handler(argv: Args): Promise<number> {
     ...(argv.encryption ? { encryption: argv.encryption } : {}),
     onProgress: io.errIsTTY ? (t) => io.err(`comply: ${t}…`) : undefined,
   });
-  if (argv.json) io.out(stringifyJson(reportJson(report), 2));
+  notServing(report, torrent);
+  const failed = report.failed > 0 ? `${report.failed} of ${report.checks.length} checks failed: ${report.checks.filter((c) => c.result === 'fail').map((c) => c.id).join(', ')}` : undefined;
+  if (argv.json) io.out(stringifyJson({ ok: !failed, ...(failed ? { error: failed } : {}), ...reportJson(report) }, 2));
   else io.out(renderReport(report, palette(io.color), argv.frames, torrent.pieceCount));
-  return report.failed > 0 ? EXIT.failure : EXIT.ok;
+  if (failed) io.err(`btscope: ${failed}`);
+  return failed ? EXIT.failure : EXIT.ok;
+}
+
+/**
+ * A peer that closed every connection without sending a byte, each time right after our
+ * handshake: it most likely does not serve this info-hash (clients drop a handshake for a
+ * torrent they do not have). That is one setup error, not a list of failed checks.
+ */
+function notServing(report: ComplianceReport, torrent: { infoHash: Uint8Array | null; infoHashV2: Uint8Array | null }): void {
+  // Scenarios that never connected (the v2 ones for a v1 torrent) say nothing either way.
+  const sessions = report.sessions.filter((s) => s.end !== undefined || s.handshake !== undefined || s.events.length > 0);
+  const silent = (s: (typeof sessions)[number]): boolean => !s.handshake && s.end?.how === 'handshake_failed' && (s.badHandshake?.bytes.length ?? 0) === 0 && s.preHandshake.length === 0;
+  if (sessions.length === 0 || !sessions.every(silent)) return;
+  const hash = toHex(torrent.infoHash ?? torrent.infoHashV2!.subarray(0, 20));
+  throw new TransportError(
+    'not_serving',
+    `${report.peer} closed ${sessions.length === 1 ? 'the connection' : `all ${sessions.length} connections`} without sending anything after our handshake: it most likely does not serve info-hash ${hash} (no check was judged)`,
+  );
 }
 
 /**
