@@ -129,16 +129,11 @@ export class PeerSession {
     return { direction, extensions: this.extensions, ...(this.pieceCount !== undefined ? { pieceCount: this.pieceCount } : {}) };
   }
 
-  /** The frame tap: every frame both ways, with who and which way (and, over MSE/PE, that it was decrypted). */
+  /** The frame tap: every frame both ways, with who and which way, and `decrypted=RC4` over MSE/PE. */
   private tap(frame: Frame, direction: Direction): void {
-    const carried = this.carried;
-    const meta: Record<string, string> = carried ? { direction, peer: this.peer, carried } : { direction, peer: this.peer };
+    const cipher = this.transport.cipher;
+    const meta: Record<string, string> = cipher ? { direction, peer: this.peer, decrypted: cipher } : { direction, peer: this.peer };
     this.opts.onFrame!({ ...frame, meta }, direction);
-  }
-
-  /** `decrypted (RC4)` when an MSE transport carries the session; shown with each frame. */
-  private get carried(): string | undefined {
-    return this.transport.kind.startsWith('mse/') ? 'MSE/PE, decrypted' : undefined;
   }
 
   private start(initiator: boolean): Promise<PeerSession> {
@@ -155,7 +150,10 @@ export class PeerSession {
     });
     // The transport's own exchange (an MSE handshake) comes first in --frames.
     if (this.opts.onFrame && this.transport.handshakeFrames) {
-      for (const f of this.transport.handshakeFrames()) this.tap(f, f.meta?.['direction'] === 'in' ? 'in' : 'out');
+      for (const f of this.transport.handshakeFrames()) {
+        const direction: Direction = f.meta?.['direction'] === 'in' ? 'in' : 'out';
+        this.opts.onFrame({ ...f, meta: { direction, peer: this.peer } }, direction);
+      }
     }
     if (initiator && !this.closed) this.sendHandshake();
     return p;

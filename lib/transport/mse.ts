@@ -77,6 +77,9 @@ export class WrappedTransport implements Transport {
   get peer(): string {
     return this.inner.peer;
   }
+  get cipher(): string | undefined {
+    return this.encrypt ? 'RC4' : undefined;
+  }
   get remoteHost(): string {
     return this.inner.remoteHost;
   }

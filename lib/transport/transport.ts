@@ -38,6 +38,8 @@ export interface Transport {
   pause(): void;
   resume(): void;
   readonly paused: boolean;
+  /** The cipher the stream is carried in (`RC4` under MSE/PE), undefined in clear. */
+  readonly cipher?: string;
   /** What the transport itself exchanged before the stream (an MSE handshake), annotated, for --frames. */
   handshakeFrames?(): Frame[];
   /** Close at once; `close` is then called with no error. Safe to call twice. */

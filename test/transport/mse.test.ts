@@ -44,7 +44,8 @@ describe('MSE as a wrapper transport (over an in-memory pair)', () => {
     const theirs = frames.find((f) => f.title === 'MSE/PE handshake (theirs)')!;
     expect(theirs.fields.find((f) => f.label === 'ENCRYPT(crypto_select)')?.display).toBe('RC4');
     const hs = frames.find((f) => f.title === 'handshake')!;
-    expect(hs.meta?.['carried']).toBe('MSE/PE, decrypted');
+    expect(hs.meta?.['decrypted']).toBe('RC4');
+    expect(frames[0]!.meta?.['decrypted']).toBeUndefined();
     sa.close();
     sb.close();
   });
