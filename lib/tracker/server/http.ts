@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { encode, type Encodable } from '../../bencode/encode.js';
-import { encodeCompactPeers, familyOf, unmapIpv4 } from '../compact-peers.js';
+import { unmapIpv4 } from '../compact-peers.js';
 import { decodeAnnounceQuery } from '../http-announce.js';
 import type { SwarmRegistry } from './swarm.js';
-import type { TrackerConfig } from './index.js';
+import { newTrackerStats, type TrackerConfig } from './config.js';
 
 /**
  * The HTTP front end (BEP 3, 7, 23, 48): GET .../announce and .../scrape.
@@ -32,6 +32,8 @@ export function httpTrackerHandler(swarms: SwarmRegistry, config: TrackerConfig)
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, swarms: SwarmRegistry, config: TrackerConfig): void {
+  const stats = config.stats ?? newTrackerStats();
+  const now = config.now ?? Date.now;
   const target = req.url ?? '/';
   const q = target.indexOf('?');
   const path = q >= 0 ? target.slice(0, q) : target;
@@ -44,6 +46,7 @@ function handle(req: IncomingMessage, res: ServerResponse, swarms: SwarmRegistry
     const files = new Map<Uint8Array, Encodable>();
     const list = hashes.length > 0 ? hashes.slice(0, config.maxScrape) : [...swarms.values()].slice(0, config.maxScrape).map((s) => s.infoHash);
     for (const h of list) files.set(h, swarms.scrape(h));
+    stats.scrapes++;
     return reply(res, 200, { files, flags: { min_request_interval: config.minInterval } });
   }
   if (last !== 'announce') return reply(res, 404, { 'failure reason': `no such path ${path}: use /announce or /scrape` });
@@ -53,18 +56,26 @@ function handle(req: IncomingMessage, res: ServerResponse, swarms: SwarmRegistry
   if (!query.peerId || query.peerId.length !== 20) return reply(res, 200, { 'failure reason': query.peerId ? 'peer_id must be 20 bytes' : 'missing peer_id' });
   if (query.port === undefined || query.port < 0 || query.port > 65535) return reply(res, 200, { 'failure reason': 'missing or invalid port' });
   const ip = unmapIpv4(req.socket.remoteAddress ?? '0.0.0.0');
-  const result = swarms.announce({
-    infoHash: query.infoHash,
-    peerId: query.peerId,
-    ip,
-    port: query.port,
-    uploaded: query.uploaded ?? 0,
-    downloaded: query.downloaded ?? 0,
-    left: query.left ?? 0,
-    ...(query.event === 'started' || query.event === 'completed' || query.event === 'stopped' || query.event === 'paused' ? { event: query.event } : {}),
-    numwant: Math.min(Math.max(query.numwant ?? config.defaultNumwant, 0), config.maxNumwant),
-  });
-  if ('error' in result) return reply(res, 200, { 'failure reason': result.error });
+  const numwant = Math.min(Math.max(query.numwant ?? config.defaultNumwant, 0), config.maxNumwant);
+  const result = swarms.announce(
+    {
+      infoHash: query.infoHash,
+      peerId: query.peerId,
+      ip,
+      port: query.port,
+      uploaded: query.uploaded ?? 0,
+      downloaded: query.downloaded ?? 0,
+      left: query.left ?? 0,
+      ...(query.event === 'started' || query.event === 'completed' || query.event === 'stopped' || query.event === 'paused' ? { event: query.event } : {}),
+      numwant,
+    },
+    now(),
+  );
+  if ('error' in result) {
+    stats.refused++;
+    return reply(res, 200, { 'failure reason': result.error });
+  }
+  stats.httpAnnounces++;
   config.onAnnounce?.({ protocol: 'http', infoHash: query.infoHash, peerId: query.peerId, ip, port: query.port, event: query.event });
   const body: Record<string, Encodable> = {
     interval: config.interval,
@@ -73,13 +84,21 @@ function handle(req: IncomingMessage, res: ServerResponse, swarms: SwarmRegistry
     incomplete: result.incomplete,
     downloaded: result.downloaded,
   };
+  // The requester's own family first, then the other one up to numwant (BEP 7).
+  const own = result.swarm.table(result.family);
+  const other = result.swarm.table(result.family === 4 ? 6 : 4);
+  const ownSkip = result.skip;
   if (query.compact === false) {
     // BEP 3 dict model; `peer id` left out when the client says no_peer_id=1.
-    body['peers'] = result.peers.map((p) => (query.noPeerId ? { ip: p.ip, port: p.port } : { ip: p.ip, 'peer id': p.peerId!, port: p.port }));
+    const list = own.peers(numwant, ownSkip, !query.noPeerId);
+    list.push(...other.peers(numwant - list.length, -1, !query.noPeerId));
+    body['peers'] = list.map((p) => (p.peerId ? { ip: p.ip, 'peer id': p.peerId, port: p.port } : { ip: p.ip, port: p.port }));
   } else {
-    body['peers'] = encodeCompactPeers(result.peers, 4);
-    const v6 = result.peers.filter((p) => familyOf(p.ip) === 6);
-    if (v6.length > 0 || familyOf(ip) === 6) body['peers6'] = encodeCompactPeers(v6, 6);
+    const mine = own.sample(numwant, ownSkip);
+    const theirs = other.sample(numwant - mine.length / own.stride, -1);
+    const [v4, v6] = result.family === 4 ? [mine, theirs] : [theirs, mine];
+    body['peers'] = v4;
+    if (v6.length > 0 || result.family === 6) body['peers6'] = v6;
   }
   reply(res, 200, body);
 }
