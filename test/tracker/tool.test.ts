@@ -116,6 +116,9 @@ describe('btscope tracker', () => {
   });
 });
 
+/** tracker-serve writes its lines in batches (one write per batch, not per announce). */
+const jsonLines = (out: readonly string[]) => out.flatMap((chunk) => chunk.split('\n')).map((l) => JSON.parse(l));
+
 describe('btscope tracker-serve', () => {
   it('serves, logs each announce as JSON, and stops on its signal', async () => {
     const io = captureIo();
@@ -124,13 +127,13 @@ describe('btscope tracker-serve', () => {
     let listening: { url: string; udpUrl: string } | undefined;
     for (let i = 0; i < 100 && !listening; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      listening = io.stdout.map((l) => JSON.parse(l)).find((l) => l.type === 'listening');
+      listening = jsonLines(io.stdout).find((l) => l.type === 'listening');
     }
     expect(listening).toBeDefined();
     await announce(listening!.udpUrl, { infoHash: fromHex(HASH), peerId: new Uint8Array(20).fill(1), port: 7777, uploaded: 0, downloaded: 0, left: 10, event: 'started' }, { timeoutMs: 3000 });
     stop.abort();
     expect(await running).toBe(0);
-    const lines = io.stdout.map((l) => JSON.parse(l));
+    const lines = jsonLines(io.stdout);
     expect(lines.find((l) => l.type === 'announce')).toMatchObject({ protocol: 'udp', infoHash: HASH, peer: '127.0.0.1:7777', event: 'started', incomplete: 1 });
     expect(lines[lines.length - 1]).toEqual({ type: 'stopped', torrents: 1 });
     expect(toHex(fromHex(HASH))).toBe(HASH);

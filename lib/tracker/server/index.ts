@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -107,20 +106,33 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
   let udp: Socket | undefined;
   let httpPort = 0;
   let udpPort = 0;
-  const listenError = (proto: string, p: number) => (e: Error) =>
-    Promise.reject(new BtscopeError('listen', `cannot listen on ${formatEndpoint(host, p)} (${proto}): ${(e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? 'the port is in use' : e.message}`, { cause: e }));
+  // One line for the CLI, not a stack: `cannot listen on 127.0.0.1:6969 (tcp): the port is in use (listen)`.
+  const listening = (server: Server | Socket, proto: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onError = (e: NodeJS.ErrnoException): void => {
+        const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
+        reject(new BtscopeError('listen', `cannot listen on ${formatEndpoint(host, port)} (${proto}): ${why}`, { cause: e }));
+      };
+      server.once('error', onError);
+      server.once('listening', () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
   try {
     if (opts.http ?? true) {
       http = createHttpTracker(swarms, config);
+      const up = listening(http, 'tcp');
       http.listen(port, host);
-      await Promise.race([once(http, 'listening'), once(http, 'error').then(([e]) => listenError('tcp', port)(e as Error))]);
+      await up;
       httpPort = (http.address() as AddressInfo).port;
     }
     if (opts.udp ?? true) {
       udp = createUdpTracker(swarms, config, familyOf(host) === 6 ? 6 : 4);
       // With a fixed port, UDP takes the same number as HTTP (as opentracker does).
+      const up = listening(udp, 'udp');
       udp.bind(port, host);
-      await Promise.race([once(udp, 'listening'), once(udp, 'error').then(([e]) => listenError('udp', port)(e as Error))]);
+      await up;
       udpPort = udp.address().port;
     }
   } catch (e) {
