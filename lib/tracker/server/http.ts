@@ -10,7 +10,8 @@ import { newTrackerStats, type TrackerConfig } from './config.js';
  * Answers are always bencoded dicts with `text/plain`, failures as `failure reason`.
  */
 export function createHttpTracker(swarms: SwarmRegistry, config: TrackerConfig): Server {
-  const server = createServer(httpTrackerHandler(swarms, config));
+  // A BEP 48 scrape of maxScrape (1000) hashes is a 60 KB request line.
+  const server = createServer({ maxHeaderSize: 80 * 1024 }, httpTrackerHandler(swarms, config));
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   server.keepAliveTimeout = 5_000;
