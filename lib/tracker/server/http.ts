@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { encode, type Encodable } from '../../bencode/encode.js';
 import { unmapIpv4 } from '../compact-peers.js';
-import { decodeAnnounceQuery } from '../http-announce.js';
+import { readAnnounceParams } from '../http-announce.js';
 import type { SwarmRegistry } from './swarm.js';
 import { newTrackerStats, type TrackerConfig } from './config.js';
 
@@ -40,9 +40,9 @@ function handle(req: IncomingMessage, res: ServerResponse, swarms: SwarmRegistry
   const path = q >= 0 ? target.slice(0, q) : target;
   const last = path.slice(path.lastIndexOf('/') + 1);
   if (req.method !== 'GET') return reply(res, 405, { 'failure reason': `method ${req.method} not allowed` });
-  const { value: query } = decodeAnnounceQuery(target);
+  const query = readAnnounceParams(target);
   if (last === 'scrape') {
-    const hashes = query.params.filter((p) => p.key === 'info_hash').map((p) => p.value);
+    const hashes = query.infoHashes;
     if (hashes.some((h) => h.length !== 20)) return reply(res, 200, { 'failure reason': 'info_hash must be 20 bytes' });
     const files = new Map<Uint8Array, Encodable>();
     const list = hashes.length > 0 ? hashes.slice(0, config.maxScrape) : [...swarms.values()].slice(0, config.maxScrape).map((s) => s.infoHash);
