@@ -19,7 +19,7 @@ export class PeerTable {
   count = 0;
   seeders = 0;
   private capacity = 0;
-  private ids = new Uint8Array(0);
+  private ids = Buffer.alloc(0);
   private compact = new Uint8Array(0);
   private seen = new Uint32Array(0);
   private flags = new Uint8Array(0);
@@ -79,6 +79,11 @@ export class PeerTable {
   }
 
   remove(slot: number, peerIdKey: string): void {
+    this.removeSlot(slot, peerIdKey);
+    this.shrink();
+  }
+
+  private removeSlot(slot: number, peerIdKey: string): void {
     if (this.flags[slot]! & SEEDER) this.seeders--;
     this.slots.delete(peerIdKey);
     const last = --this.count;
@@ -89,18 +94,29 @@ export class PeerTable {
       this.flags[slot] = this.flags[last]!;
       this.slots.set(this.idKey(slot), slot);
     }
-    if (this.capacity > 64 && this.count < this.capacity / 4) this.resize(this.capacity >>> 1);
   }
 
-  /** Drops every peer last seen before `cutoff` (seconds); returns how many. */
-  expire(cutoff: number): number {
+  /** Halves the columns while they are less than a quarter full. */
+  private shrink(): void {
+    let capacity = this.capacity;
+    while (capacity > 64 && this.count < capacity / 4) capacity >>>= 1;
+    if (capacity !== this.capacity) this.resize(capacity);
+  }
+
+  /**
+   * Drops peers last seen before `cutoff` (seconds), at most `budget` of them
+   * (the rest at the next call, so a sweep never stalls the server for long);
+   * returns how many.
+   */
+  expire(cutoff: number, budget = Infinity): number {
     let removed = 0;
-    for (let slot = 0; slot < this.count; ) {
+    for (let slot = 0; slot < this.count && removed < budget; ) {
       if (this.seen[slot]! < cutoff) {
-        this.remove(slot, this.idKey(slot));
+        this.removeSlot(slot, this.idKey(slot));
         removed++;
       } else slot++;
     }
+    this.shrink();
     return removed;
   }
 
@@ -156,7 +172,7 @@ export class PeerTable {
   }
 
   private idKey(slot: number): string {
-    return Buffer.from(this.ids.buffer, this.ids.byteOffset + slot * 20, 20).toString('latin1');
+    return this.ids.toString('latin1', slot * 20, slot * 20 + 20);
   }
 
   private grow(): void {
@@ -164,7 +180,7 @@ export class PeerTable {
   }
 
   private resize(capacity: number): void {
-    const ids = new Uint8Array(capacity * 20);
+    const ids = Buffer.alloc(capacity * 20);
     ids.set(this.ids.subarray(0, this.count * 20));
     const compact = new Uint8Array(capacity * this.stride);
     compact.set(this.compact.subarray(0, this.count * this.stride));

@@ -162,14 +162,17 @@ export class SwarmRegistry extends Map<string, Swarm> {
 
   /**
    * Drops peers silent for longer than the timeout, and swarms left with no
-   * peers and no completions; returns the peers dropped. A linear sweep over
-   * typed columns (about 10 ms for a million peers), run on a timer.
+   * peers and no completions; returns the peers dropped. At most `budget` peers
+   * a call (the server calls again on the next turn of the event loop until
+   * less than the budget was dropped), so a mass expiry never stalls it.
    */
-  expire(now = Date.now()): number {
+  expire(now = Date.now(), budget = Infinity): number {
     const cutoff = this.seconds(now - this.limits.peerTimeoutMs);
     let removed = 0;
     for (const [hex, swarm] of this) {
-      removed += swarm.v4.expire(cutoff) + swarm.v6.expire(cutoff);
+      if (removed >= budget) break;
+      removed += swarm.v4.expire(cutoff, budget - removed);
+      removed += swarm.v6.expire(cutoff, budget - removed);
       if (swarm.size === 0 && swarm.downloaded === 0) this.delete(hex);
       else if (swarm.size < this.limits.maxPeersPerSwarm * 0.9) swarm.capNoticed = false;
     }
