@@ -241,7 +241,8 @@ async function httpLoad(port: number, infoHash: Uint8Array, keepAlive: boolean):
   const hash = percentEncodeBytes(infoHash);
   let running = true;
   const request = (): string => {
-    const id = `-BB0001-${String(++peerSeq).padStart(12, '0')}`;
+    // A new peer each time: this client (its pid) and a counter.
+    const id = `-BB0001-${String(process.pid % 100000).padStart(5, '0')}${String(++peerSeq).padStart(7, '0')}`;
     return (
       `GET /announce?info_hash=${hash}&peer_id=${id}&port=${1024 + (peerSeq % 60000)}&uploaded=0&downloaded=0&left=1000&compact=1&event=started HTTP/1.1\r\n` +
       `Host: 127.0.0.1:${port}\r\nConnection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`

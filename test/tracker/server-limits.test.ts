@@ -157,7 +157,7 @@ describe('caps', () => {
 describe('peer selection', () => {
   it('a sample is a run of distinct peers without the asker, whatever the table size', () => {
     const t = new PeerTable(4);
-    for (let i = 0; i < 1000; i++) t.add(String(i).padStart(20, '0'), id(i), new Uint8Array([10, 0, i >> 8, i & 255]), 1000 + i, 0);
+    for (let i = 0; i < 1000; i++) t.add(id(i), new Uint8Array([10, 0, i >> 8, i & 255]), 1000 + i, 0);
     for (let round = 0; round < 50; round++) {
       const skip = Math.floor(Math.random() * 1000);
       const got = decodeCompactPeers(t.sample(50, skip), 0, 4).peers.map((p) => p.port - 1000);
@@ -168,6 +168,39 @@ describe('peer selection', () => {
     // Asking for more than there are: everyone else, once.
     const all = decodeCompactPeers(t.sample(5000, 7), 0, 4).peers.map((p) => p.port - 1000);
     expect(all.sort((a, b) => a - b)).toEqual([...Array(1000).keys()].filter((i) => i !== 7));
+  });
+
+  it('the id index agrees with a plain Map through random adds, removals and expiries', () => {
+    const t = new PeerTable(6);
+    const model = new Map<string, number>(); // id hex -> last seen
+    const idOf = (n: number) => {
+      const b = new Uint8Array(20);
+      new DataView(b.buffer).setUint32(16, n);
+      return b;
+    };
+    let clock = 0;
+    for (let step = 0; step < 10_000; step++) {
+      const n = Math.floor(Math.random() * 3000);
+      const peerId = idOf(n);
+      const slot = t.slotOf(peerId);
+      expect(slot >= 0).toBe(model.has(toHex(peerId)));
+      if (Math.random() < 0.3 && slot >= 0) {
+        t.remove(slot);
+        model.delete(toHex(peerId));
+      } else if (slot < 0) {
+        t.add(peerId, new Uint8Array(16), n, clock);
+        model.set(toHex(peerId), clock);
+      }
+      if (step % 2000 === 1999) {
+        clock += 10;
+        const cutoff = clock - 15;
+        const gone = [...model].filter(([, seen]) => seen < cutoff).length;
+        expect(t.expire(cutoff)).toBe(gone);
+        for (const [k, seen] of [...model]) if (seen < cutoff) model.delete(k);
+      }
+      expect(t.count).toBe(model.size);
+    }
+    for (const k of model.keys()) expect(t.slotOf(fromHex(k))).toBeGreaterThanOrEqual(0);
   });
 
   it('removal keeps the columns dense and the id map right', () => {

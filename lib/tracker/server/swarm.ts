@@ -122,11 +122,11 @@ export class SwarmRegistry extends Map<string, Swarm> {
       this.set(hex, swarm);
     }
     const table = swarm.table(family);
-    const key = Buffer.from(a.peerId.buffer, a.peerId.byteOffset, 20).toString('latin1');
-    let slot = table.slotOf(key);
+    if (a.peerId.length !== 20) return { error: 'peer_id must be 20 bytes' };
+    let slot = table.slotOf(a.peerId);
     if (a.event === 'stopped') {
       if (slot >= 0) {
-        table.remove(slot, key);
+        table.remove(slot);
         this.peerCount--;
       }
       return { swarm, complete: swarm.complete, incomplete: swarm.incomplete, downloaded: swarm.downloaded, family, skip: -1 };
@@ -144,7 +144,7 @@ export class SwarmRegistry extends Map<string, Swarm> {
         this.notice(true, 'peers');
         return { error: 'tracker is full (too many peers)' };
       }
-      slot = table.add(key, a.peerId, address, a.port, seconds);
+      slot = table.add(a.peerId, address, a.port, seconds);
       this.peerCount++;
     } else if (!table.sameAddress(slot, address, a.port)) {
       table.setAddress(slot, address, a.port);
