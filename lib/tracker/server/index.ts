@@ -1,10 +1,10 @@
-import type { Server } from 'node:http';
+import type { Server as TcpServer } from 'node:net';
 import type { Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { BtscopeError } from '../../core/errors.js';
 import { familyOf, formatEndpoint } from '../../core/address.js';
 import { newTrackerStats, type AnnounceEventInfo, type TrackerConfig, type TrackerStats } from './config.js';
-import { createHttpTracker } from './http.js';
+import { createHttpTracker, type HttpTrackerServer } from './http.js';
 import { createUdpTracker } from './udp.js';
 import { SwarmRegistry, type TrackerNotice } from './swarm.js';
 
@@ -102,12 +102,12 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
   };
   setWhitelist(opts.whitelist);
   const hostInUrl = familyOf(host) === 6 ? `[${host}]` : host;
-  let http: Server | undefined;
+  let http: HttpTrackerServer | undefined;
   let udp: Socket | undefined;
   let httpPort = 0;
   let udpPort = 0;
   // One line for the CLI, not a stack: `cannot listen on 127.0.0.1:6969 (tcp): the port is in use (listen)`.
-  const listening = (server: Server | Socket, proto: string): Promise<void> =>
+  const listening = (server: TcpServer | Socket, proto: string): Promise<void> =>
     new Promise((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException): void => {
         const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
@@ -122,10 +122,10 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
   try {
     if (opts.http ?? true) {
       http = createHttpTracker(swarms, config);
-      const up = listening(http, 'tcp');
-      http.listen(port, host);
+      const up = listening(http.server, 'tcp');
+      http.server.listen(port, host);
       await up;
-      httpPort = (http.address() as AddressInfo).port;
+      httpPort = (http.server.address() as AddressInfo).port;
     }
     if (opts.udp ?? true) {
       udp = createUdpTracker(swarms, config, familyOf(host) === 6 ? 6 : 4);
@@ -173,11 +173,7 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
       clearInterval(sweeper);
       if (sweeping) clearImmediate(sweeping);
       const waits: Promise<unknown>[] = [];
-      if (http) {
-        const h = http;
-        waits.push(new Promise<void>((r) => h.close(() => r())));
-        h.closeAllConnections();
-      }
+      if (http) waits.push(http.close());
       if (udp) {
         const u = udp;
         waits.push(new Promise<void>((r) => u.close(() => r())));
