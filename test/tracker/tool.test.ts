@@ -11,6 +11,7 @@ import { encode } from '../../lib/bencode/encode.js';
 import { fromHex, toHex } from '../../lib/core/bytes.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { EXIT } from '../../tools/exit-codes.js';
+import { describeError } from '../../tools/errors.js';
 
 const HASH = '0123456789abcdef0123456789abcdef01234567';
 let n = 0;
@@ -138,4 +139,24 @@ describe('btscope tracker-serve', () => {
     expect(lines[lines.length - 1]).toEqual({ type: 'stopped', torrents: 1 });
     expect(toHex(fromHex(HASH))).toBe(HASH);
   });
+
+  it('a port out of range is a usage error (exit 2); a busy port one line, exit 1, no stack (issue 14)', async () => {
+    const args = { host: '127.0.0.1', http: true, udp: true, interval: 60, json: false, io: captureIo() };
+    for (const port of [99999, -1, 1.5, Number.NaN]) {
+      const e = await serveTool({ ...args, port }).catch((x) => x);
+      expect(e).toBeInstanceOf(UsageError);
+      expect(describeError(e)).toEqual({ message: expect.stringMatching(/^--port .*: must be a whole number from 0 to 65535$/), exitCode: EXIT.usage });
+    }
+    for (const [busy, extra] of [
+      [tracker.httpPort, {}],
+      [tracker.udpPort, { http: false }],
+    ] as const) {
+      const e = await serveTool({ ...args, ...extra, port: busy }).catch((x) => x);
+      const { message, exitCode } = describeError(e);
+      expect(exitCode).toBe(EXIT.failure);
+      expect(message).toBe(`cannot listen on 127.0.0.1:${busy} (${'http' in extra ? 'udp' : 'tcp'}): the port is in use (listen)`);
+      expect(message).not.toMatch(/\n|    at /);
+    }
+  });
 });
+
