@@ -345,6 +345,27 @@ describe('IPv6 peers (BEP 7)', () => {
   });
 });
 
+describe('dual stack (--host ::)', () => {
+  it('IPv4 clients over UDP get IPv4 peers, IPv6 ones IPv6 peers; HTTP gets both families', async () => {
+    let t: RunningTracker;
+    try {
+      t = await tracker({ host: '::' });
+    } catch (e) {
+      console.warn(`IPv6 unavailable, skipping: ${(e as Error).message}`);
+      return;
+    }
+    const h = newHash();
+    const udp4 = `udp://127.0.0.1:${t.udpPort}/announce`;
+    const udp6 = `udp://[::1]:${t.udpPort}/announce`;
+    await announce(udp4, peer(h, 1), opts);
+    await announce(udp6, peer(h, 2), opts);
+    expect((await announce(udp4, peer(h, 3), opts)).peers).toEqual([{ ip: '127.0.0.1', port: 10001 }]);
+    expect((await announce(udp6, peer(h, 4), opts)).peers).toEqual([{ ip: '::1', port: 10002 }]);
+    const http = await announce(`http://127.0.0.1:${t.httpPort}/announce`, peer(h, 5), opts);
+    expect(http.peers.map((p) => `${p.ip} ${p.port}`).sort()).toEqual(['127.0.0.1 10001', '127.0.0.1 10003', '::1 10002', '::1 10004']);
+  });
+});
+
 describe('whitelist (opentracker -w), reloaded on SIGHUP', () => {
   it('serves listed hashes only; SIGHUP reads the file again; a bad line is named', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'btscope-wl-'));

@@ -128,7 +128,7 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
       httpPort = (http.server.address() as AddressInfo).port;
     }
     if (opts.udp ?? true) {
-      udp = createUdpTracker(swarms, config, familyOf(host) === 6 ? 6 : 4);
+      udp = createUdpTracker(swarms, config, familyOf(host) === 6 ? 6 : 4, host === '::');
       // With a fixed port, UDP takes the same number as HTTP (as opentracker does).
       const up = listening(udp, 'udp');
       udp.bind(port, host);

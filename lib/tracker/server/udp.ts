@@ -29,8 +29,9 @@ const EVENTS = [undefined, 'completed', 'started', 'stopped'] as const;
  * be used to amplify or reflect a flood. Each answer carries peers of the
  * requester's own address family (6 or 18 bytes each).
  */
-export function createUdpTracker(swarms: SwarmRegistry, config: TrackerConfig, family: AddressFamily): Socket {
-  const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+export function createUdpTracker(swarms: SwarmRegistry, config: TrackerConfig, family: AddressFamily, dualStack = false): Socket {
+  // Dual stack (bound to `::`): IPv4 clients arrive as ::ffff:a.b.c.d and are answered with IPv4 peers.
+  const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 && !dualStack });
   const clock = config.now ?? Date.now;
   const stats = config.stats ?? newTrackerStats();
   const ids = config.connectionIds ?? new ConnectionIds();
