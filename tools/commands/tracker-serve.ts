@@ -159,7 +159,7 @@ export async function handler(argv: Args): Promise<number> {
             { type: 'summary', time: now(), seconds: Number(seconds.toFixed(3)), ...d, torrents: running.swarms.size, peers: running.swarms.peerCount, rssBytes: rss },
             `${now()} ${Math.round(announces / seconds)} announces/s (udp ${d.udpAnnounces}, http ${d.httpAnnounces}), ${d.scrapes} scrapes, ${d.connects} connects, ` +
               `${d.refused} refused, ${d.rateLimited} rate-limited, ${d.badConnectionIds} bad ids, ${d.expired} expired; ` +
-              `${running.swarms.size} torrents, ${running.swarms.peerCount} peers, rss ${Math.round(rss / 2 ** 20)} MiB`,
+              `${plural(running.swarms.size, 'torrent')}, ${plural(running.swarms.peerCount, 'peer')}, rss ${Math.round(rss / 2 ** 20)} MiB`,
           );
         }, 1000)
       : undefined;
@@ -204,4 +204,8 @@ function noticeText(n: TrackerNotice): string {
   return n.what === 'peers'
     ? `${n.limit} peers in all torrents (--max-peers): new peers refused until some leave or expire`
     : `${n.limit} torrents: new torrents refused until some empty out`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
