@@ -1,5 +1,3 @@
-import type { ConnectionIds } from './connection-ids.js';
-
 export interface AnnounceEventInfo {
   readonly protocol: 'http' | 'udp';
   readonly infoHash: Uint8Array;
@@ -44,7 +42,6 @@ export interface TrackerConfig {
   stats?: TrackerStats;
   /** The clock (ms), for tests of expiry and connection ids. */
   now?: () => number;
-  connectionIds?: ConnectionIds;
   /** Connects a second per source address, after a burst of `connectBurst` (BEP 15 servers). */
   connectRate?: number;
   connectBurst?: number;

@@ -34,7 +34,7 @@ export function createUdpTracker(swarms: SwarmRegistry, config: TrackerConfig, f
   const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 && !dualStack });
   const clock = config.now ?? Date.now;
   const stats = config.stats ?? newTrackerStats();
-  const ids = config.connectionIds ?? new ConnectionIds();
+  const ids = new ConnectionIds();
   const limit = new ConnectRateLimit(config.connectRate ?? 50, config.connectBurst ?? 200);
   const sweep = setInterval(() => limit.sweep(clock()), 60_000);
   sweep.unref();
