@@ -1,6 +1,10 @@
 /**
  * The downloader and the seeder against real clients, in one run, on loopback.
- * Run: npx tsc -p . && node dist/bench/download.js [--mib 256] [--rounds 1] [--seed-only]
+ * Run: npx tsc -p . && node dist/bench/download.js [--mib 256] [--rounds 1] [--seed-only] [--encryption require]
+ *
+ * --encryption require: every connection MSE/PE with RC4 (the libtorrent seeder
+ * and client forced to it, btscope --encryption require, aria2c
+ * --bt-require-crypto with arc4 as the minimum).
  *
  * 1. One libtorrent seeder (test/helpers/lt_seed.py) serves a 256 MiB
  *    single-file torrent (256 KiB pieces, made by mktorrent, announced to our
@@ -30,6 +34,10 @@ const MIB = opt('mib', 256);
 const ROUNDS = opt('rounds', 1);
 /** Only part 2 (the seeders), e.g. while working on `btscope seed`. */
 const SEED_ONLY = argv.includes('--seed-only');
+/** Every connection MSE/PE with RC4. */
+const ENCRYPT = argv.includes('--encryption') && argv[argv.indexOf('--encryption') + 1] === 'require';
+/** btscope as its bin runs it: OpenSSL's RC4 is in the legacy provider. */
+const NODE = [process.execPath, '--openssl-legacy-provider'] as const;
 const PROC_TIMEOUT_MS = 180_000;
 
 const children = new Set<ChildProcess>();
@@ -149,7 +157,7 @@ async function main(): Promise<void> {
     const mk = await timed('mktorrent', ['-l', '18', '-a', tracker.url, '-o', torrent, dataFile]);
     if (mk.code !== 0) throw new Error(`mktorrent failed: ${mk.stderr}`);
 
-    const seeder = await startUntil(PY, [LT_SEED, torrent, seedDir, '0'], /ready (\d+)/);
+    const seeder = await startUntil(PY, [LT_SEED, torrent, seedDir, '0', ...(ENCRYPT ? ['--encrypt'] : [])], /ready (\d+)/);
     procs.push(seeder.proc);
     const ltSeedPort = Number(seeder.match[1]);
     process.stderr.write(`libtorrent seeder on 127.0.0.1:${ltSeedPort}\n`);
@@ -169,7 +177,7 @@ async function main(): Promise<void> {
 
     const clients: Record<string, (out: string) => Promise<void>> = {
       btscope: async (out) => {
-        const r = await timed(process.execPath, [CLI, 'download', torrent, '-o', out, '--json', '--timeout', '60']);
+        const r = await timed(NODE[0], [NODE[1], CLI, 'download', torrent, '-o', out, '--json', '--timeout', '60', ...(ENCRYPT ? ['--encryption', 'require'] : [])]);
         if (r.code !== 0) throw new Error(`btscope download exited ${r.code}: ${r.stderr}`);
         const s = JSON.parse(r.stdout) as { seconds: number; hashFailures: number };
         if (s.hashFailures) throw new Error(`btscope: ${s.hashFailures} hash failures`);
@@ -179,14 +187,15 @@ async function main(): Promise<void> {
       aria2c: async (out) => {
         const r = await timed('aria2c', [
           '--seed-time=0', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
-          '--interface=127.0.0.1', '--quiet=true', '--file-allocation=none', '--check-integrity=false', `--dir=${out}`, torrent,
+          '--interface=127.0.0.1', '--quiet=true', '--file-allocation=none', '--check-integrity=false', `--dir=${out}`,
+          ...(ENCRYPT ? ['--bt-require-crypto=true', '--bt-min-crypto-level=arc4'] : []), torrent,
         ]);
         if (r.code !== 0) throw new Error(`aria2c exited ${r.code}: ${r.stderr}`);
         await verify('aria2c', out);
         record('aria2c', r);
       },
       libtorrent: async (out) => {
-        const r = await timed(PY, [LT_CLIENT, torrent, out]);
+        const r = await timed(PY, [LT_CLIENT, torrent, out, ...(ENCRYPT ? ['--encrypt'] : [])]);
         if (r.code !== 0) throw new Error(`lt_client exited ${r.code}: ${r.stderr}`);
         await verify('libtorrent', out);
         record('libtorrent', r, Number(/done ([\d.]+)/.exec(r.stdout)?.[1]));
@@ -206,7 +215,7 @@ async function main(): Promise<void> {
 
     // 2. btscope seed vs libtorrent seed, the libtorrent client downloading (direct peer, no trackers).
     const seedResults: Record<string, number[]> = { 'btscope seed': [], 'libtorrent seed': [] };
-    const btSeed = await startUntil(process.execPath, [CLI, 'seed', torrent, seedDir, '--port', '0', '--json', '--tracker', 'http://127.0.0.1:1/announce'], /"port":(\d+)/);
+    const btSeed = await startUntil(NODE[0], [NODE[1], CLI, 'seed', torrent, seedDir, '--port', '0', '--json', '--tracker', 'http://127.0.0.1:1/announce', ...(ENCRYPT ? ['--encryption', 'require'] : [])], /"port":(\d+)/);
     procs.push(btSeed.proc);
     const btSeedPort = Number(btSeed.match[1]);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -215,7 +224,7 @@ async function main(): Promise<void> {
         await rm(out, { recursive: true, force: true });
         await mkdir(out);
         process.stderr.write(`round ${round}: libtorrent client downloading from ${name}...\n`);
-        const r = await timed(PY, [LT_CLIENT, torrent, out, '--peer', `127.0.0.1:${port}`, '--no-trackers']);
+        const r = await timed(PY, [LT_CLIENT, torrent, out, '--peer', `127.0.0.1:${port}`, '--no-trackers', ...(ENCRYPT ? ['--encrypt'] : [])]);
         if (r.code !== 0) throw new Error(`lt_client from ${name} exited ${r.code}: ${r.stderr}`);
         await verify(`libtorrent from ${name}`, out);
         seedResults[name]!.push(Number(/done ([\d.]+)/.exec(r.stdout)?.[1]));
@@ -227,7 +236,7 @@ async function main(): Promise<void> {
     const best = (xs: number[]) => Math.min(...xs);
     const bt = results['btscope'];
     if (bt) {
-      console.log(`\nbench/download: ${MIB} MiB, 256 KiB pieces, one libtorrent seeder on loopback, ${ROUNDS} round(s), best shown, every result SHA-1 verified`);
+      console.log(`\nbench/download: ${MIB} MiB, 256 KiB pieces, one libtorrent seeder on loopback, ${ROUNDS} round(s), best shown, every result SHA-1 verified${ENCRYPT ? ', every connection MSE/PE RC4' : ''}`);
       console.log('client       wall      inner     rate(wall)  peak RSS');
       for (const r of Object.values(results)) {
         const inner = r.inner.length ? fmt(best(r.inner)) : '   -  ';

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """A libtorrent downloader for bench/download.ts (loopback only).
 
-usage: /usr/bin/python3 bench/lt_client.py TORRENT SAVE_DIR [--peer HOST:PORT] [--no-trackers] [--timeout S]
+usage: /usr/bin/python3 bench/lt_client.py TORRENT SAVE_DIR [--peer HOST:PORT] [--no-trackers] [--encrypt] [--timeout S]
 
 Default client settings (what a libtorrent user gets) except: DHT, LSD, UPnP,
-NAT-PMP and uTP off, encryption off, several connections per IP allowed (every
+NAT-PMP and uTP off, encryption off (--encrypt: MSE/RC4 forced both ways), several connections per IP allowed (every
 bench peer is 127.0.0.1). Announces to the torrent's trackers unless
 --no-trackers; also dials --peer. Prints "done SECONDS" (from adding the
 torrent to having every piece) and exits 0; exits 2 on timeout (default 120 s).
@@ -25,7 +25,9 @@ def main():
     torrent, save_path = sys.argv[1], sys.argv[2]
     peer = arg('--peer')
     timeout = float(arg('--timeout', '120'))
-    ses = make_session('127.0.0.1:0', in_enc=lt.enc_policy.disabled, allow_multiple_connections_per_ip=True)
+    enc = ({'out_enc': lt.enc_policy.forced, 'in_enc': lt.enc_policy.forced, 'allowed_enc_level': lt.enc_level.rc4}
+           if '--encrypt' in sys.argv else {'in_enc': lt.enc_policy.disabled})
+    ses = make_session('127.0.0.1:0', allow_multiple_connections_per_ip=True, **enc)
     no_trackers = '--no-trackers' in sys.argv
     started = time.time()
     handle = add_torrent(ses, torrent, save_path, flags=lt.torrent_flags.paused if no_trackers else None)

@@ -1,9 +1,17 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --openssl-legacy-provider
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadCommands } from './commands/index.js';
-import { describeError } from './errors.js';
+import { UsageError } from '../lib/core/errors.js';
+import { describeError, errorJson } from './errors.js';
 import { EXIT } from './exit-codes.js';
+import { processStdoutUsed } from './io.js';
+import { checkNumbers } from './options.js';
+
+/** `--json` on the command line: a failure is then also one JSON document on stdout. */
+function wantsJson(args: readonly string[]): boolean {
+  return args.some((a) => a === '--json' || a === '--json=true');
+}
 
 /** The btscope entry point: wires the tool modules into yargs and maps errors to exit codes. */
 export async function main(args: string[]): Promise<number> {
@@ -24,6 +32,8 @@ export async function main(args: string[]): Promise<number> {
         },
       })),
     )
+    // Numbers are checked once the command's options are known, before any handler runs.
+    .middleware((argv) => checkNumbers(argv as Record<string, unknown>, args))
     .demandCommand(1, 'Name a tool: btscope <tool> --help explains each one.')
     .strict()
     .recommendCommands()
@@ -34,7 +44,8 @@ export async function main(args: string[]): Promise<number> {
     .fail((msg, err, y) => {
       if (err) throw err;
       if (args.length === 0) y.showHelp((text: string) => process.stderr.write(`${text}\n\n`));
-      throw Object.assign(new Error(msg), { usage: true });
+      const tool = commands.length === 1 ? ` ${args.find((a) => !a.startsWith('-'))}` : '';
+      throw new UsageError(`${msg.replace(/\s*\n\s*/g, ' ')} (btscope${tool} --help shows usage)`);
     })
     .help()
     .alias('help', 'h')
@@ -42,12 +53,10 @@ export async function main(args: string[]): Promise<number> {
   try {
     await parser.parseAsync();
   } catch (e) {
-    if ((e as { usage?: boolean }).usage) {
-      process.stderr.write(`${(e as Error).message}\nRun btscope --help for usage.\n`);
-      return EXIT.usage;
-    }
+    // One line on stderr; with --json, one document on stdout too, unless the tool printed its own.
     const { message, exitCode: code } = describeError(e);
     process.stderr.write(`btscope: ${message}\n`);
+    if (wantsJson(args) && !processStdoutUsed()) process.stdout.write(`${JSON.stringify(errorJson(e))}\n`);
     return code;
   }
   return exitCode;

@@ -13,8 +13,18 @@ export interface Io {
   readonly errIsTTY: boolean;
 }
 
+let stdoutUsed = false;
+
+/** A tool wrote to stdout (so the CLI does not add a second --json document after it). */
+export function processStdoutUsed(): boolean {
+  return stdoutUsed;
+}
+
 export const processIo: Io = {
-  out: (t) => void process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
+  out: (t) => {
+    stdoutUsed = true;
+    process.stdout.write(t.endsWith('\n') ? t : t + '\n');
+  },
   err: (t) => void process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
   color: wantsColor(process.stdout),
   errIsTTY: Boolean(process.stderr.isTTY),

@@ -5,6 +5,9 @@ import { ANSWERED_NO_CODES } from '../lib/peer/peer-error.js';
 import { findPeers, type Target } from './peer-source.js';
 import { formatEndpoint } from '../lib/wire/address.js';
 import { EXIT } from './exit-codes.js';
+import { peerFailureText } from './errors.js';
+import { encryptionDial } from './encryption.js';
+import type { EncryptionPolicy } from '../lib/mse/constants.js';
 import type { Io } from './io.js';
 import { frameSink } from './commands/handshake.js';
 
@@ -17,6 +20,8 @@ export interface PeerAttemptArgs {
   peer?: string[];
   timeout: number;
   frames: boolean;
+  encryption?: EncryptionPolicy;
+  keylog?: string;
   io?: unknown;
 }
 
@@ -87,6 +92,7 @@ export async function tryPeers<T>(
         connectTimeoutMs: Math.min(left(), 10_000),
         handshakeTimeoutMs: Math.min(left(), 10_000),
         ...options.connect?.(),
+        ...encryptionDial(argv, target.infoHash),
         ...(sink ? { onFrame: sink } : {}),
       });
       const result = await attempt(conn, ctx);
@@ -94,7 +100,7 @@ export async function tryPeers<T>(
     } catch (e) {
       if (!(e instanceof PeerError)) throw e;
       if (ANSWERED_NO_CODES.has(e.code)) answeredNo = true;
-      failures.push(`${e.message} (${e.code})`);
+      failures.push(peerFailureText(e));
     } finally {
       conn?.close();
     }
@@ -114,9 +120,11 @@ export function reportSkipped(io: Io, a: Attempts<unknown>): void {
  * no peer tried at all is a timeout. Exit 1 when some peer answered wrongly, else 4.
  */
 export function noPeerGaveIt(io: Io, argv: { json: boolean; timeout: number }, a: Attempts<unknown>, json: object, summary: (tried: string) => string): number {
-  if (argv.json) io.out(JSON.stringify({ ...json, failures: a.failures }, null, 2));
-  else for (const f of a.failures) io.err(f);
   if (a.failures.length === 0) throw new TransportError('timeout', `no peer tried within ${argv.timeout} s`);
-  io.err(summary(`${a.failures.length} tried${a.answeredNo ? '' : ', none answered'}`));
-  return a.answeredNo ? EXIT.failure : EXIT.network;
+  // One line on stderr: the summary, then each peer's failure.
+  const line = `${summary(`${a.failures.length} tried${a.answeredNo ? '' : ', none answered'}`)}: ${a.failures.join('; ')}`;
+  const exitCode = a.answeredNo ? EXIT.failure : EXIT.network;
+  if (argv.json) io.out(JSON.stringify({ ok: false, error: line, exitCode, ...json, failures: a.failures }, null, 2));
+  io.err(line);
+  return exitCode;
 }

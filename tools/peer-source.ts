@@ -148,7 +148,7 @@ export async function findPeers(target: Target, opts: FindPeersOptions): Promise
 }
 
 /** Hold a TCP port on 127.0.0.1 (connections to it are closed at once). */
-async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
+export async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
   const listener = await listenTcp({ host: '127.0.0.1', port: 0 }, (t) => t.close());
   return { port: listener.port, release: () => listener.close() };
 }

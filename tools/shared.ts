@@ -5,7 +5,9 @@
  */
 import type { BNode } from '../lib/bencode/node.js';
 import { formatBytes, toHex, utf8OrUndefined } from '../lib/core/bytes.js';
-import { DecodeError } from '../lib/core/errors.js';
+import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { DecodeError, UsageError } from '../lib/core/errors.js';
 import type { Frame } from '../lib/core/field.js';
 import { describeNotBencode } from '../lib/core/sniff.js';
 import type { AnnounceFn, DownloadSummary } from '../lib/engine/downloader.js';
@@ -43,17 +45,33 @@ export function frameLogger(io: Io, types: string | undefined, limit: number): (
   };
 }
 
+/** `1 piece`, `2 pieces`. */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
+
 /** The lines `download` and `demo` print when a download is complete. */
 export function summaryText(s: DownloadSummary, out: string): string {
   const rate = s.seconds > 0 ? s.bytes / s.seconds : 0;
   return [
     `downloaded ${s.name} (${s.infoHash}) into ${out}`,
     `  ${formatBytes(s.bytes)} verified in ${s.seconds.toFixed(2)} s (${formatBytes(Math.round(rate))}/s)` +
-      (s.resumedBytes > 0 ? `, ${formatBytes(s.resumedBytes)} already on disk (${s.checkedPieces} pieces re-checked in ${s.checkSeconds.toFixed(2)} s)` : ''),
+      (s.resumedBytes > 0 ? `, ${formatBytes(s.resumedBytes)} already on disk (${plural(s.checkedPieces, 'piece')} re-checked in ${s.checkSeconds.toFixed(2)} s)` : ''),
     `  ${s.peers} peer${s.peers === 1 ? '' : 's'} connected, ${s.peersWithData} sent data; ${s.hashFailures} hash failure${s.hashFailures === 1 ? '' : 's'}` +
       (s.banned.length ? `; banned ${s.banned.join(', ')}` : '') +
       (s.wastedBytes ? `; ${formatBytes(s.wastedBytes)} duplicate` : ''),
   ].join('\n');
+}
+
+/**
+ * A file a tool will write (`-o FILE`), checked before any network work: not a folder, and
+ * in a folder that exists. Throws UsageError naming `flag`.
+ */
+export async function checkOutputFile(file: string, flag = '-o'): Promise<void> {
+  const st = await stat(file).catch(() => undefined);
+  if (st?.isDirectory()) throw new UsageError(`${flag} ${file}: is a folder; give a file name`);
+  const parent = await stat(path.dirname(path.resolve(file))).catch(() => undefined);
+  if (!parent?.isDirectory()) throw new UsageError(`${flag} ${file}: the folder ${path.dirname(file)} does not exist`);
 }
 
 /** Parse a .torrent, naming what the input is when it is not bencode at all. */

@@ -1,5 +1,6 @@
 import { TransportError, UsageError } from '../core/errors.js';
 import { ALL_CHECKS } from './checks/index.js';
+import { MSE_CHECKS } from './checks/mse.js';
 import { runScenario, type ScenarioOptions } from './scenarios.js';
 import type { CheckDef, CheckResult, ComplianceReport, ComplyTarget, ScenarioName, SessionRecord } from './types.js';
 
@@ -47,6 +48,8 @@ const SCENARIO_ORDER: readonly ScenarioName[] = [
   'beyond_piece_request',
   'bad_index_request',
   'v2_hashes',
+  'mse',
+  'mse_wrong_skey',
 ];
 
 /**
@@ -55,7 +58,10 @@ const SCENARIO_ORDER: readonly ScenarioName[] = [
  */
 export async function runCompliance(target: ComplyTarget, options: RunOptions): Promise<ComplianceReport> {
   if (!target.infoHash && !target.infoHashV2) throw new UsageError('the target has neither a v1 nor a v2 info-hash');
-  const checks = selectChecks(options.checks ?? ALL_CHECKS, options.only);
+  // The MSE/PE checks run when comply speaks MSE (--encryption prefer|require) or is asked for them by id.
+  const pool = options.checks ?? [...ALL_CHECKS, ...MSE_CHECKS];
+  const mse = options.encryption !== undefined && options.encryption !== 'plaintext';
+  const checks = options.only?.length ? selectChecks(pool, options.only) : [...(options.checks ?? (mse ? pool : ALL_CHECKS))];
   const needed = new Set(checks.flatMap((c) => c.scenarios));
   const sessions = new Map<ScenarioName, SessionRecord>();
   const deadline = Date.now() + options.timeoutMs;

@@ -8,6 +8,10 @@ import { ProbeSession } from './probe-session.js';
 import { extendedOn, fastOn, isAnswered, type Event } from './view.js';
 import type { ComplyTarget, ScenarioName, SessionRecord } from './types.js';
 import { answersHashRequest, v2Plan } from './checks/v2.js';
+import { makePeerId } from '../peer/identity.js';
+import { runMseScenario } from './mse-scenarios.js';
+import { encryptedDialer } from '../transport/mse.js';
+import type { EncryptionPolicy } from '../mse/constants.js';
 
 /** BEP 3 convention: requests are for 16 KiB blocks. */
 export const BLOCK = 16 * 1024;
@@ -36,6 +40,8 @@ export interface ScenarioOptions {
   readonly cancelCount?: number;
   /** Cancel probe: how long to hold reading (the peer fills its buffers) before cancelling. */
   readonly cancelHoldMs?: number;
+  /** MSE/PE for every probe connection (`require`: the whole battery over RC4). Default plaintext. */
+  readonly encryption?: EncryptionPolicy;
 }
 
 /** Defaults of the cancel probe (see ScenarioOptions). */
@@ -49,18 +55,14 @@ interface Timing {
   deadline: number;
 }
 
-export function defaultPeerId(): Uint8Array {
-  const id = new Uint8Array(20);
-  id.set(encodeUtf8('-BS0100-'));
-  id.set(randomBytes(12), 8);
-  return id;
-}
+/** Our peer id: the one btscope uses everywhere (lib/peer/identity.ts). */
+export const defaultPeerId = makePeerId;
 
 const pieceSize = (t: ComplyTarget, index: number): number => (index === t.pieceCount - 1 ? t.lastPieceLength : t.pieceLength);
 const req = (index: number, begin: number, length: number): Message => ({ type: 'request', index, begin, length });
 
 /** The scenario table: what each one does is described where it is defined. */
-const SCENARIOS: Record<ScenarioName, (s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions) => Promise<void>> = {
+const SCENARIOS: Record<Exclude<ScenarioName, 'mse' | 'mse_wrong_skey'>, (s: ProbeSession, t: ComplyTarget, time: Timing, o: ScenarioOptions) => Promise<void>> = {
   main: mainScenario,
   plain: plainScenario,
   cancel: cancelScenario,
@@ -83,6 +85,8 @@ const RESERVED: Record<ScenarioName, Uint8Array> = {
   beyond_piece_request: makeReserved({ extended: true, fast: true }),
   bad_index_request: makeReserved({ extended: true, fast: true }),
   v2_hashes: makeReserved({ extended: true, fast: true, v2: true }),
+  mse: makeReserved({ extended: true, fast: true }),
+  mse_wrong_skey: makeReserved({ extended: true, fast: true }),
 };
 
 /**
@@ -98,6 +102,9 @@ export function handshakeInfoHash(t: ComplyTarget): Uint8Array {
 /** Connect, run one scenario, close. Always returns a record (a refused connection is a record too). */
 export async function runScenario(name: ScenarioName, target: ComplyTarget, o: ScenarioOptions): Promise<SessionRecord> {
   const answer = o.answerMs ?? 5000;
+  if (name === 'mse' || name === 'mse_wrong_skey') {
+    return runMseScenario(name, target, handshakeInfoHash(target), { host: o.host, port: o.port, answerMs: Math.min(answer, o.timeoutMs), peerId: o.peerId ?? defaultPeerId() });
+  }
   // Nothing to ask a v2 question about: no connection at all, the checks say why they skip.
   const plan = name === 'v2_hashes' ? v2Plan(target) : undefined;
   if (typeof plan === 'string') {
@@ -115,6 +122,7 @@ export async function runScenario(name: ScenarioName, target: ComplyTarget, o: S
     // Room for a wrong-sized piece (so it is seen, not cut off) and a full bitfield.
     maxFrameLength: Math.max(1024 * 1024, 5 + Math.ceil(target.pieceCount / 8), 13 + 4 * BLOCK),
     maxBytes: 64 * 1024 * 1024 + 2 * (o.maxPieceBytes ?? 4 * 1024 * 1024),
+    ...(o.encryption && o.encryption !== 'plaintext' ? { dial: encryptedDialer(o.encryption, handshakeInfoHash(target)) } : {}),
   });
   try {
     if (!s.closed) {

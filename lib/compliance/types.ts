@@ -105,7 +105,9 @@ export type ScenarioName =
   | 'bad_index_request'
   | 'keepalive'
   | 'unknown_id'
-  | 'v2_hashes';
+  | 'v2_hashes'
+  | 'mse'
+  | 'mse_wrong_skey';
 
 export type CheckResultKind = 'pass' | 'fail' | 'warn' | 'skip';
 

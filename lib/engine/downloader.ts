@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { access, constants, mkdir, stat } from 'node:fs/promises';
 import type { MagnetLink, Torrent } from '../metainfo/types.js';
 import { parseMagnet } from '../magnet/parse.js';
 import { resolveMagnetKeeping, type MagnetPeer } from './magnet-resolve.js';
@@ -15,6 +15,8 @@ import { Swarm } from './swarm.js';
 import { SwarmHost, type AnnounceFn } from './swarm-host.js';
 import { parseHostPort, type PeerAddress } from '../core/address.js';
 import { makePeerId } from '../peer/identity.js';
+import type { EncryptionPolicy } from '../mse/constants.js';
+import type { MseInfo } from '../transport/mse.js';
 
 export type { AnnounceFn, PeerAddress };
 
@@ -54,6 +56,10 @@ export interface DownloadOptions {
   pexIntervalMs?: number;
   /** BEP 11: the first ut_pex message this long after a peer's extended handshake (default 0: at once). */
   pexFirstDelayMs?: number;
+  /** MSE/PE policy for every connection (default `prefer`). */
+  encryption?: EncryptionPolicy;
+  /** Each finished MSE exchange: for a key log. */
+  onMse?: (info: MseInfo, peer: string) => void;
 }
 
 export interface DownloadProgress {
@@ -189,7 +195,9 @@ async function downloadTorrent(o: DownloadOptions, t: Torrent, handover: readonl
     finished = true;
     clearInterval(progressTimer);
     limits.clear();
-    progress(0);
+    // The last line shows the average over the run, not the rate of its last 200 ms (0 B/s once done).
+    const seconds = (performance.now() - started) / 1000;
+    progress(seconds > 0 ? swarm.verifiedBytes / seconds : 0);
     if (!error) {
       await storage.createEmptyFiles();
       swarm.finishedDownloading();
@@ -220,17 +228,76 @@ async function downloadTorrent(o: DownloadOptions, t: Torrent, handover: readonl
   };
 }
 
+const ERRNO_TEXT: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOENT: 'the file system does not allow a folder there',
+  ENOSPC: 'no space left on the device',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'name too long',
+};
+
+/**
+ * The output folder, ready before any other work (and before a magnet's peers are asked):
+ * `outDir` itself, or its nearest existing ancestor, must be a folder we may write in; the
+ * missing levels are created one at a time. Not `mkdir -p`: Node's recursive mkdir spins
+ * forever on a path like /proc/x. Each step is bounded by `timeoutMs`. Returns the absolute path.
+ */
+export async function prepareOutputFolder(outDir: string, timeoutMs = 60_000): Promise<string> {
+  const dir = path.resolve(outDir);
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BtscopeError('timeout', `-o ${outDir}: the folder was not ready within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+  });
+  const refuse = (e: NodeJS.ErrnoException, what: string): never => {
+    const why = ERRNO_TEXT[e.code ?? ''];
+    if (!why) throw e;
+    throw new UsageError(`-o ${outDir}: ${what} (${why}, ${e.code})`);
+  };
+  try {
+    return await Promise.race([
+      bound,
+      (async () => {
+        const missing: string[] = [];
+        let at = dir;
+        for (;;) {
+          const st = await stat(at).catch((e: NodeJS.ErrnoException) => {
+            if (e.code === 'ENOENT') return undefined;
+            if (e.code === 'ENOTDIR') throw new UsageError(`-o ${outDir}: a file is in the way (the download goes into a folder, created if missing)`);
+            return refuse(e, 'cannot look at the folder');
+          });
+          if (st) {
+            if (!st.isDirectory()) throw new UsageError(`-o ${outDir}: a file is in the way (the download goes into a folder, created if missing)`);
+            break;
+          }
+          missing.unshift(at);
+          const up = path.dirname(at);
+          if (up === at) break;
+          at = up;
+        }
+        if (missing.length === 0) await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => refuse(e, 'cannot write in the folder'));
+        for (const level of missing) {
+          await mkdir(level).catch((e: NodeJS.ErrnoException) => {
+            if (e.code === 'EEXIST') return;
+            return refuse(e, `cannot create ${level === dir ? 'the folder' : level}`);
+          });
+        }
+        return dir;
+      })(),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The torrent's files under `outDir` (created if missing), its resume journal, and the pieces already there, checked. */
 async function openOnDisk(
   o: DownloadOptions,
   t: Torrent,
   infoHash: Uint8Array,
 ): Promise<{ storage: Storage; journal: ResumeJournal; existing: { have: number[]; checked: number }; checkSeconds: number }> {
-  const outDir = path.resolve(o.outDir);
-  await mkdir(outDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'EEXIST' || e.code === 'ENOTDIR') throw new UsageError(`-o ${o.outDir}: a file is in the way (the download goes into a folder, created if missing)`);
-    throw e;
-  });
+  const outDir = await prepareOutputFolder(o.outDir, o.stallTimeoutMs ?? 60_000);
   const storage = new Storage(torrentStorageFiles(t.files, outDir, safeFilePath), { root: outDir });
   const { journal, state } = await ResumeJournal.open(path.join(outDir, resumeFileName(toHex(infoHash))), {
     infoHash: t.infoHash ?? t.infoHashV2!,
@@ -262,6 +329,8 @@ function startHost(o: DownloadOptions, t: Torrent, swarm: Swarm, infoHash: Uint8
     dialTrackerPeers: true,
     ...(o.onFrame ? { onFrame: o.onFrame } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.encryption ? { encryption: o.encryption } : {}),
+    ...(o.onMse ? { onMse: o.onMse } : {}),
   });
 }
 
@@ -340,6 +409,8 @@ async function torrentOfMagnet(o: DownloadOptions, handover: MagnetPeer[]): Prom
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.log ? { log: o.log } : {}),
     ...(o.onFrame ? { onFrame: o.onFrame } : {}),
+    encryption: o.encryption ?? 'prefer',
+    ...(o.onMse ? { onMse: o.onMse } : {}),
   });
   if (r.peer) handover.push(r.peer);
   return r.torrent;

@@ -7,6 +7,8 @@ import type { Frame } from '../core/field.js';
 import type { Direction } from '../core/direction.js';
 import { PeerConnection, PeerError } from '../peer/peer-connection.js';
 import type { PeerSession } from '../peer/session.js';
+import { encryptedDialer, type MseInfo } from '../transport/mse.js';
+import type { EncryptionPolicy } from '../mse/constants.js';
 import type { KnownPeerState } from './swarm.js';
 import { fetchMetadata } from './metadata-fetch.js';
 import { fetchPieceLayers, layerRequests, withPieceLayers } from './piece-layer-fetch.js';
@@ -26,6 +28,9 @@ export interface ResolveMagnetOptions {
   /** Stops the resolution: the peer being asked is closed, and `aborted` thrown. */
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** MSE/PE for the metadata connections (default plaintext). */
+  encryption?: EncryptionPolicy;
+  onMse?: (info: MseInfo, peer: string) => void;
   /** Frames of the metadata connections (--frames). */
   onFrame?: (frame: Frame, direction: Direction, peer: string) => void;
 }
@@ -99,6 +104,9 @@ export async function resolveMagnetKeeping(o: ResolveMagnetOptions): Promise<{ t
         ...(m.infoHash && m.infoHashV2 ? { upgradeInfoHash: m.infoHashV2.subarray(0, 20) } : {}),
         // BEP 6: have none first (we have nothing yet), then the extended handshake.
         greeting: 'later',
+        ...(o.encryption && o.encryption !== 'plaintext'
+          ? { dial: encryptedDialer(o.encryption, wireHash, o.onMse ? { onMse: (i, t) => o.onMse!(i, t.peer) } : {}) }
+          : {}),
         ...(o.onFrame ? { onFrame: (f: Frame, d: Direction) => o.onFrame!(f, d, `${c.host}:${c.port}`) } : {}),
       }), o.signal);
       conn.greet(conn.fast ? { type: 'have_none' } : undefined);

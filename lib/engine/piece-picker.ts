@@ -5,7 +5,9 @@
  * the last outstanding blocks are requested from several peers and the others
  * cancelled when one arrives. BEP 6: while choked, only the peer's allowed-fast
  * pieces may be requested; have all / have none set availability; a reject
- * returns the block to the pool.
+ * returns the block to the pool. A piece that failed its hash check is fetched
+ * again from one peer alone (libtorrent's smart ban): whoever takes its first
+ * block owns it until the piece is done or the owner lets it go.
  *
  * Pure state, no I/O: the downloader feeds it peer events and asks for requests.
  */
@@ -52,6 +54,9 @@ interface Partial {
   readonly requesters: (unknown[] | null)[];
   /** Per block: the peer whose data was kept (for smart ban on a hash failure). */
   readonly from: unknown[];
+  /** A failed piece fetched again: only `owner` is asked for its blocks (undefined: the next taker owns it). */
+  readonly exclusive: boolean;
+  owner: unknown;
   free: number;
   received: number;
 }
@@ -75,6 +80,8 @@ export class PiecePicker<P = unknown> {
   private haveCount = 0;
   /** Per piece: 1 while all blocks are in and the hash check runs. */
   private readonly verifying: Uint8Array;
+  /** Per piece: 1 once it failed a hash check, until it verifies: fetched from one peer at a time. */
+  private readonly exclusive: Uint8Array;
   /** Per piece: how many connected peers have it. */
   private readonly availability: Uint32Array;
   /** Peers that have every piece are counted here instead of in `availability`. */
@@ -100,6 +107,7 @@ export class PiecePicker<P = unknown> {
     this.random = o.random ?? Math.random;
     this.have = new Uint8Array(o.pieceCount);
     this.verifying = new Uint8Array(o.pieceCount);
+    this.exclusive = new Uint8Array(o.pieceCount);
     this.availability = new Uint32Array(o.pieceCount);
     this.wanted = new Uint8Array(o.pieceCount).fill(1);
     this.wantedLeft = o.pieceCount;
@@ -127,6 +135,7 @@ export class PiecePicker<P = unknown> {
     this.have[index] = 1;
     this.haveCount++;
     this.verifying[index] = 0;
+    this.exclusive[index] = 0;
     if (this.wanted[index]) this.wantedLeft--;
     this.dropPartial(index);
     this.orderDirty = true;
@@ -301,7 +310,7 @@ export class PiecePicker<P = unknown> {
 
     // 1. Free blocks of pieces already started, the ones this peer is working on first.
     const started: Partial[] = [];
-    for (const p of this.partials.values()) if (p.free > 0 && can(p.index)) started.push(p);
+    for (const p of this.partials.values()) if (p.free > 0 && can(p.index) && this.mayTake(peer, s, p)) started.push(p);
     started.sort((a, b) => this.mine(s, b) - this.mine(s, a));
     for (const p of started) {
       this.takeFree(peer, s, p, max, out);
@@ -320,7 +329,7 @@ export class PiecePicker<P = unknown> {
     const anyone = (i: number): boolean => !this.have[i] && !this.verifying[i] && this.wanted[i] === 1 && this.availabilityOf(i) > 0;
     if (this.freeBlocksLeftFor(anyone)) return out;
     for (const p of this.partials.values()) {
-      if (!can(p.index)) continue;
+      if (!can(p.index) || p.exclusive) continue; // a failed piece's re-fetch is never shared
       for (let b = 0; b < p.blocks && out.length < max; b++) {
         if (p.state[b] !== REQUESTED) continue;
         const who = p.requesters[b]!;
@@ -346,7 +355,31 @@ export class PiecePicker<P = unknown> {
     return n;
   }
 
+  /**
+   * A failed piece being fetched again is only for its owner; while it has
+   * none, for a peer that may be asked for every free block of it (one that
+   * rejected one of them would leave the piece stuck).
+   */
+  private mayTake(peer: P, s: PeerState, p: Partial): boolean {
+    if (!p.exclusive) return true;
+    if (p.owner !== undefined) return p.owner === peer;
+    if (s.rejected.size > 0) for (let b = 0; b < p.blocks; b++) if (p.state[b] === FREE && s.rejected.has(this.key(p.index, b))) return false;
+    return true;
+  }
+
+  /** The owner of a failed piece lets it go: its requests in it are void, the next taker owns it. */
+  private release(peer: P, p: Partial): void {
+    if (!p.exclusive || p.owner !== peer) return;
+    const s = this.peers.get(peer);
+    if (s) for (let b = 0; b < p.blocks; b++) if (s.requested.has(this.key(p.index, b))) this.cancelled(peer, p.index, b * this.blockSize);
+    p.owner = undefined;
+  }
+
   private takeFree(peer: P, s: PeerState, p: Partial, max: number, out: BlockRequest[]): void {
+    if (p.exclusive) {
+      if (!this.mayTake(peer, s, p)) return;
+      p.owner = peer;
+    }
     for (let b = 0; b < p.blocks && out.length < max && p.free > 0; b++) {
       if (p.state[b] !== FREE || s.rejected.has(this.key(p.index, b))) continue;
       p.state[b] = REQUESTED;
@@ -370,6 +403,8 @@ export class PiecePicker<P = unknown> {
       state: new Uint8Array(blocks),
       requesters: new Array(blocks).fill(null),
       from: new Array(blocks).fill(undefined),
+      exclusive: this.exclusive[index] === 1,
+      owner: undefined,
       free: blocks,
       received: 0,
     };
@@ -428,6 +463,7 @@ export class PiecePicker<P = unknown> {
       if (at >= 0) who.splice(at, 1);
     }
     if (p.state[b] === RECEIVED) return none; // endgame duplicate arriving late
+    if (p.exclusive && p.owner !== peer) return none; // a late block from before the piece failed: not mixed in again
     if (p.state[b] === FREE) p.free--; // unrequested but wanted (e.g. after a cancel race): keep it
     p.state[b] = RECEIVED;
     p.from[b] = peer;
@@ -476,6 +512,9 @@ export class PiecePicker<P = unknown> {
     if (!s.requested.has(this.key(index, b))) return;
     this.cancelled(peer, index, begin);
     s.rejected.add(this.key(index, b));
+    // A failed piece's owner that will not send one of its blocks gives the whole piece up (it is not shared).
+    const p = this.partials.get(index);
+    if (p) this.release(peer, p);
   }
 
   /** The peer unchoked us (again): what it rejected before may be asked of it once more. */
@@ -496,6 +535,7 @@ export class PiecePicker<P = unknown> {
       out.push(req);
     }
     s.requested.clear();
+    for (const p of this.partials.values()) if (p.owner === peer) p.owner = undefined;
     return out;
   }
 
@@ -504,10 +544,15 @@ export class PiecePicker<P = unknown> {
     this.setHave(index);
   }
 
-  /** The piece failed its hash check: every block is free again. Returns who sent which block (for bans). */
+  /**
+   * The piece failed its hash check: every block is free again, and the piece
+   * is fetched again from one peer alone (smart ban compares what each sent).
+   * Returns who sent which block.
+   */
   failed(index: number): { block: number; peer: P }[] {
     const p = this.partials.get(index);
     this.verifying[index] = 0;
+    this.exclusive[index] = 1;
     if (!p) return [];
     const who = p.from.map((peer, block) => ({ block, peer: peer as P })).filter((x) => x.peer !== undefined);
     this.dropPartial(index);

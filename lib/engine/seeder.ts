@@ -8,6 +8,8 @@ import { PieceVerifier, wireInfoHash } from './piece-verifier.js';
 import { Swarm } from './swarm.js';
 import { SwarmHost, type AnnounceFn } from './swarm-host.js';
 import { makePeerId } from '../peer/identity.js';
+import type { EncryptionPolicy } from '../mse/constants.js';
+import type { MseInfo } from '../transport/mse.js';
 
 export interface SeedOptions {
   torrent: Torrent;
@@ -31,6 +33,10 @@ export interface SeedOptions {
   pexIntervalMs?: number;
   /** BEP 11: the first ut_pex message this long after a peer's extended handshake (default 0: at once). */
   pexFirstDelayMs?: number;
+  /** MSE/PE policy for every connection (default `prefer`). */
+  encryption?: EncryptionPolicy;
+  /** Each finished MSE exchange: for a key log. */
+  onMse?: (info: MseInfo, peer: string) => void;
 }
 
 export interface RunningSeeder {
@@ -87,6 +93,8 @@ export async function startSeeder(o: SeedOptions): Promise<RunningSeeder> {
     dialTrackerPeers: false,
     ...(o.onFrame ? { onFrame: o.onFrame } : {}),
     ...(o.log ? { log: o.log } : {}),
+    ...(o.encryption ? { encryption: o.encryption } : {}),
+    ...(o.onMse ? { onMse: o.onMse } : {}),
   }).catch(async (e: unknown) => {
     await storage.close();
     throw e;

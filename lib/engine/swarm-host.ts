@@ -6,6 +6,8 @@ import { makeReserved } from '../wire/handshake.js';
 import { PeerSession, type PeerSessionOptions } from '../peer/session.js';
 import type { Transport, TransportListener } from '../transport/transport.js';
 import { listenTcp } from '../transport/tcp.js';
+import { acceptEncryption, encryptedDialer, type MseInfo } from '../transport/mse.js';
+import type { EncryptionPolicy } from '../mse/constants.js';
 import { MAX_UPLOAD_QUEUE, type KnownPeerState, type Swarm } from './swarm.js';
 
 /** Announce to one tracker URL; returns peers (injected so the engine does not depend on a tracker client). */
@@ -37,6 +39,10 @@ export interface SwarmHostOptions {
   dialTrackerPeers: boolean;
   onFrame?: (frame: Frame, direction: Direction, peer: string) => void;
   log?: (line: string) => void;
+  /** MSE/PE (default `prefer`: RC4 offered and chosen, plaintext peers still served and dialled). */
+  encryption?: EncryptionPolicy;
+  /** Each finished MSE exchange (a key log). */
+  onMse?: (info: MseInfo, peer: string) => void;
 }
 
 /** Attempts per address before it is given up (backoff 1 s, 2 s, 4 s). */
@@ -95,8 +101,14 @@ export class SwarmHost {
       handshakeTimeoutMs: this.o.handshakeTimeoutMs ?? 10_000,
       connectTimeoutMs: this.o.handshakeTimeoutMs ?? 10_000,
       extended: { reqq: MAX_UPLOAD_QUEUE, ...(port !== undefined ? { p: port } : {}), metadataSize: t.info.length },
+      dial: encryptedDialer(this.o.encryption ?? 'prefer', this.o.infoHash, this.mseOptions()),
       ...(this.o.onFrame ? { onFrame: (f: Frame, d: Direction) => this.o.onFrame!(f, d, address) } : {}),
     };
+  }
+
+  private mseOptions(): { onMse?: (info: MseInfo, t: Transport) => void } {
+    const onMse = this.o.onMse;
+    return onMse ? { onMse: (info, t) => onMse(info, t.peer) } : {};
   }
 
   /** Queue addresses to dial (once each); `force`: even when the swarm wants no more peers. */
@@ -175,7 +187,9 @@ export class SwarmHost {
   private accept(t: Transport): void {
     const max = this.o.maxPeers ?? 30;
     if (this.stopped || this.o.swarm.peers.size >= max * 2) return t.close();
-    PeerSession.open(t, this.sessionOptions(t.peer), false).then(
+    acceptEncryption(t, { policy: this.o.encryption ?? 'prefer', infoHashes: () => [this.o.infoHash], ...this.mseOptions(), timeoutMs: this.o.handshakeTimeoutMs ?? 10_000 })
+      .then((carried) => PeerSession.open(carried, this.sessionOptions(t.peer), false))
+      .then(
       (session) => {
         if (this.stopped) return session.close();
         this.peersAdded++;

@@ -14,8 +14,6 @@ export interface SwarmOptions {
   uploadSlots?: number;
   /** A peer with requests outstanding and no block for this long has them cancelled (default 15 s); twice closes it. */
   requestTimeoutMs?: number;
-  /** Hash failures a peer may take part in before it is banned (default 3). */
-  maxStrikes?: number;
   /** Upper bound of any peer's request pipeline (default 1024). */
   maxQueue?: number;
   /**

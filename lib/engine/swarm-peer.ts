@@ -30,7 +30,6 @@ export interface SwarmPeer {
   readonly up: RateMeter;
   lastBlockAt: number;
   stalls: number;
-  strikes: number;
   /** Requests from the peer waiting to be served. */
   readonly uploads: BlockRequest[];
   /** The request being served (its piece read from disk); `cancelled` when a cancel came meanwhile. */
@@ -60,7 +59,6 @@ export function newSwarmPeer(session: PeerSession, now: number, outgoing: boolea
     up: new RateMeter(3000, 12),
     lastBlockAt: now,
     stalls: 0,
-    strikes: 0,
     uploads: [],
     inFlight: undefined,
     allowedFast: new Set(),

@@ -22,9 +22,11 @@ export { MAX_UPLOAD_QUEUE } from './swarm-uploads.js';
  * once. As a downloader it keeps each peer's request pipeline full (sized to
  * the peer's rate, never above its `reqq`), writes blocks at their offsets
  * (gathered per piece run), hashes pieces as their blocks arrive, announces
- * them with have, and bans peers whose data fails (smart ban: a peer whose
- * block differs from the block that finally verified is banned at once;
- * others after repeated failures). As a seeder it answers interested peers,
+ * them with have, and bans peers whose data fails (smart ban: a failed piece
+ * is fetched again from one peer alone; its sender is banned if it fails
+ * again, and whoever sent a block that differs from the verified one is
+ * banned when it passes; an honest peer that shared a piece with a liar is
+ * never blamed). As a seeder it answers interested peers,
  * unchokes a few, and serves verified pieces (also ut_metadata, so magnet
  * links work against it). In both roles it tells peers that offer ut_pex of
  * its other peers (BEP 11) and hands the peers they tell of to `onPeers`.
@@ -33,7 +35,7 @@ export { MAX_UPLOAD_QUEUE } from './swarm-uploads.js';
  * pipelines and what follows a piece's check. The parts, each over the state
  * it is handed: swarm-uploads.ts (choker, requests, serving), swarm-pex.ts
  * (ut_pex), swarm-answers.ts (ut_metadata and BEP 52 hash requests),
- * block-writer.ts (blocks to disk) and piece-check.ts (hashing, smart ban).
+ * block-writer.ts (blocks to disk) and swarm-verify.ts (hashing, smart ban).
  */
 export class Swarm {
   readonly picker: PiecePicker<SwarmPeer>;
@@ -355,15 +357,18 @@ export class Swarm {
     if (this.picker.complete) this.completeResolve();
   }
 
-  /** A piece failed: its blocks are asked for again; its senders are suspects and take strikes (one sender alone, two). */
+  /**
+   * A piece failed. Sent by one peer alone, that peer lied: banned. Mixed
+   * (libtorrent's smart ban): nobody is blamed yet; each sender's block
+   * digests are kept and the piece is fetched again from one peer alone; when
+   * it verifies, the senders whose blocks differ are banned (`verified`), and
+   * if it fails again, its one sender is.
+   */
   private hashFailed(index: number, contributors: SwarmPeer[], digests: Buffer[]): void {
     this.hashFailures++;
     this.check.suspect(index, this.picker.failed(index), digests);
     this.o.onHashFailure?.(index, contributors.map((c) => c.session.peer));
-    for (const c of contributors) {
-      c.strikes += contributors.length === 1 ? 2 : 1;
-      if (c.strikes >= (this.o.maxStrikes ?? 3)) this.ban(c, `took part in ${c.strikes} strikes of failed pieces`);
-    }
+    if (contributors.length === 1) this.ban(contributors[0]!, `sent piece ${index} alone and it failed its hash check`);
     for (const q of this.peers) this.fill(q);
   }
 

@@ -1,7 +1,7 @@
 import { DecodeError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
 import { asBuffer, bytesEqual, toHex } from '../core/bytes.js';
-import { WireFramer, frameLimits, type FrameLimits } from '../wire/framer.js';
+import { WireFramer, frameLimits } from '../wire/framer.js';
 import { decodeHandshake, encodeHandshake, makeReserved, supportsExtended, supportsFast, type Handshake } from '../wire/handshake.js';
 import { encodeMessage, encodePieceHeader, messageFrame, parseMessage, type Message, type MessageContext } from '../wire/messages.js';
 import {
@@ -10,71 +10,16 @@ import {
   ExtensionIds,
   LOCAL_EXTENSION_IDS,
   type ExtendedHandshake,
-  type ExtendedHandshakeInit,
 } from '../wire/extended.js';
 import { decodePeerId, type PeerIdInfo } from '../wire/peer-id.js';
 import type { Direction } from '../core/direction.js';
-import type { DialOptions, Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 import { dialTcp } from '../transport/tcp.js';
 import { PeerError } from './peer-error.js';
 import { CLIENT_VERSION } from './identity.js';
+import type { PeerSessionOptions, SessionHandlers, SessionStats } from './session-options.js';
 
-export interface PeerSessionOptions {
-  /** The torrent's info-hash; for an incoming session, a predicate may choose among several. */
-  infoHash: Uint8Array | ((infoHash: Uint8Array) => boolean);
-  /**
-   * BEP 52 upgrade: dialling a hybrid torrent by its v1 info-hash with the v2
-   * bit set, the peer may answer with the truncated v2 info-hash instead. Given
-   * here, that answer is accepted and the session is for it from then on.
-   */
-  upgradeInfoHash?: Uint8Array;
-  /** Our 20-byte peer id (lib/peer/identity.ts `makePeerId`). */
-  peerId: Uint8Array;
-  /** Our reserved bits; default extended + fast. */
-  reserved?: Uint8Array;
-  /** Our extended handshake (sent when both sides set the BEP 10 bit); false to send none. */
-  extended?: ExtendedHandshakeInit | false;
-  /**
-   * `now` (default): our extended handshake leaves right after the handshakes.
-   * `later`: at `greet(first)`, after `first` (BEP 3 wants a bitfield, BEP 6
-   * have all / have none, as the very first message).
-   */
-  greeting?: 'now' | 'later';
-  /** Connect must succeed within this (ms), when `connect` dials. Default 10 s. */
-  connectTimeoutMs?: number;
-  /** The peer's handshake must arrive within this (ms). Default 10 s. */
-  handshakeTimeoutMs?: number;
-  /** Close with `idle_timeout` when nothing arrives for this long (ms). Default 120 s (BEP 3's two minutes). */
-  idleTimeoutMs?: number;
-  /** Send a keep-alive when we sent nothing for this long (ms). Default 60 s or half the idle timeout; 0: never. */
-  keepAliveMs?: number;
-  /** Pieces in the torrent: frame limits and bitfield checks. Unknown for a magnet before metadata. */
-  pieceCount?: number;
-  /** Frame limits (default: sized from pieceCount). */
-  limits?: FrameLimits;
-  /** Every frame both ways, annotated (`--frames`). Frames are built only when this is set. */
-  onFrame?: (frame: Frame, direction: Direction) => void;
-  /** How `connect` opens the transport (default TCP). */
-  dial?: (host: string, port: number, o: DialOptions) => Promise<Transport>;
-  /** Stops `connect` while it dials. */
-  signal?: AbortSignal;
-}
-
-export interface SessionHandlers {
-  /** A message from the peer; `offset` is its first byte in the incoming stream. */
-  message(m: Message, offset: number): void;
-  /** The session ended: undefined when we closed it, else why. Called once. */
-  close(reason: PeerError | undefined): void;
-  /** The transport drained: more may be sent. */
-  drain?(): void;
-}
-
-export interface SessionStats {
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  messagesOut: number;
-}
+export type { PeerSessionOptions, SessionHandlers, SessionStats };
 
 /** Bytes queued to a peer before `writable` says wait for drain (Node's own mark is one 16 KiB block). */
 const SEND_BUFFER = 1024 * 1024;
@@ -144,9 +89,9 @@ export class PeerSession {
     try {
       transport = await (opts.dial ?? dialTcp)(host, port, { timeoutMs: opts.connectTimeoutMs ?? 10_000, ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (e) {
-      const err = e as Error & { code?: string };
+      const err = e as Error & { code?: string; offset?: number };
       if (err.code === 'aborted') throw e;
-      throw new PeerError(err.code ?? 'socket_error', err.message, peer, undefined, { cause: e });
+      throw new PeerError(err.code ?? 'socket_error', err.message, peer, err.offset, { cause: e });
     }
     return PeerSession.open(transport, opts, true);
   }
@@ -184,9 +129,16 @@ export class PeerSession {
     return { direction, extensions: this.extensions, ...(this.pieceCount !== undefined ? { pieceCount: this.pieceCount } : {}) };
   }
 
-  /** The frame tap: every frame both ways, with who and which way. */
+  /** The frame tap: every frame both ways, with who and which way (and, over MSE/PE, that it was decrypted). */
   private tap(frame: Frame, direction: Direction): void {
-    this.opts.onFrame!({ ...frame, meta: { direction, peer: this.peer } }, direction);
+    const carried = this.carried;
+    const meta: Record<string, string> = carried ? { direction, peer: this.peer, carried } : { direction, peer: this.peer };
+    this.opts.onFrame!({ ...frame, meta }, direction);
+  }
+
+  /** `decrypted (RC4)` when an MSE transport carries the session; shown with each frame. */
+  private get carried(): string | undefined {
+    return this.transport.kind.startsWith('mse/') ? 'MSE/PE, decrypted' : undefined;
   }
 
   private start(initiator: boolean): Promise<PeerSession> {
@@ -201,6 +153,10 @@ export class PeerSession {
       drain: () => this.onDrain(),
       close: (e) => this.onTransportClose(e),
     });
+    // The transport's own exchange (an MSE handshake) comes first in --frames.
+    if (this.opts.onFrame && this.transport.handshakeFrames) {
+      for (const f of this.transport.handshakeFrames()) this.tap(f, f.meta?.['direction'] === 'in' ? 'in' : 'out');
+    }
     if (initiator && !this.closed) this.sendHandshake();
     return p;
   }

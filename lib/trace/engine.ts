@@ -8,6 +8,7 @@ import { TcpFlows } from './tcp-flows.js';
 import { UdpDispatch } from './udp-dispatch.js';
 import { endPeerStream, newPeerStream } from './peer-stream.js';
 import type { TraceContext } from './context.js';
+import type { MseSecret } from './mse-decrypt.js';
 import type { DirectionSummary, StreamSummary, TraceDirection, TraceEvent, TraceProtocol, TraceSummary, TraceTransport } from './types.js';
 
 export interface TracerOptions {
@@ -23,6 +24,8 @@ export interface TracerOptions {
    */
   keepPieceBlocks?: boolean;
   reassembly?: Partial<ReassemblyLimits>;
+  /** MSE/PE secrets from a key log: encrypted streams they open are decrypted and decoded. */
+  mseSecrets?: readonly MseSecret[];
   /** IP fragment reassembly bounds (datagram size, pending datagrams and bytes, timeout in capture time). */
   fragments?: Partial<FragmentLimits>;
   /** Transactions kept for the summary (the rest are counted). */
@@ -68,7 +71,7 @@ export class Tracer implements TraceContext {
     if (!this.keepPieceBlocks && this.onBlock) throw new RangeError('onBlock needs keepPieceBlocks');
     this.transactions = new TransactionMatcher({ maxTransactions: options.maxTransactions ?? 10_000, maxPending: options.maxPending ?? 100_000 });
     this.dissector = new PacketDissector(options.fragments);
-    this.tcp = new TcpFlows(this, options.reassembly);
+    this.tcp = new TcpFlows(this, options.reassembly, options.mseSecrets);
     this.udp = new UdpDispatch(this);
   }
 

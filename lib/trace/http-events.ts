@@ -14,16 +14,25 @@ interface Described {
   fields: Record<string, unknown>;
 }
 
+/** How a stream of plain HTTP (no tracker exchange seen on it) is labelled, in lines and summaries. */
+export const NOT_A_TRACKER = 'http (not a tracker)';
+
 /**
- * One decoded HTTP tracker request, response or undecodable message of a TCP
- * connection whose requests travel `reqDir`: counted, its round trip listed as
- * a transaction, and an event when events are wanted.
+ * One HTTP request, response or undecodable message of a TCP connection whose
+ * requests travel `reqDir`: counted, and an event when events are wanted. A
+ * tracker exchange (protocol `http-tracker`) also lists its round trip as a
+ * transaction and makes the stream an HTTP tracker's; plain HTTP (protocol
+ * `http`) is shown as `http (not a tracker)`.
  */
 export function httpTrackerEvent(ctx: TraceContext, s: StreamSummary, reqDir: TraceDirection, e: HttpTrackerEvent): void {
   const dir: TraceDirection = e.kind === 'request' ? reqDir : reqDir === 'out' ? 'in' : 'out';
-  if (e.kind === 'request' && e.what !== 'other') s.label = 'HTTP tracker';
+  if (e.kind !== 'error' && e.what !== 'http') {
+    s.protocol = 'http-tracker';
+    s.label = 'HTTP tracker';
+  }
   let d: Described;
-  if (e.kind === 'request') d = describeRequest(s, e);
+  if (e.kind !== 'error' && e.what === 'http') d = describePlain(e, ctx.now);
+  else if (e.kind === 'request') d = describeRequest(s, e);
   else if (e.kind === 'response') {
     d = describeResponse(e, ctx.now);
     ctx.transactions.add({
@@ -37,12 +46,25 @@ export function httpTrackerEvent(ctx: TraceContext, s: StreamSummary, reqDir: Tr
       responseTime: ctx.now,
       outcome: e.announce?.failureReason ? `failure: ${e.announce.failureReason}` : e.announce ? `${e.announce.peers.length} peers` : e.scrape ? `${e.scrape.files.length} files` : `HTTP ${e.status}`,
     });
-  } else d = { type: 'http-tracker.error', text: `http-tracker undecodable: ${e.error.message}`, fields: { code: e.error.code, at: e.error.offset } };
+  } else if (s.protocol === 'http-tracker') d = { type: 'http-tracker.error', text: `http-tracker undecodable: ${e.error.message}`, fields: { code: e.error.code, at: e.error.offset } };
+  else d = { type: 'http.error', text: `${NOT_A_TRACKER} undecodable: ${e.error.message}`, fields: { code: e.error.code, at: e.error.offset } };
   ctx.countOther(d.type);
   s[dir].messages++;
   if (!ctx.wantsEvents) return;
   const frame = 'frame' in e ? e.frame : () => ({ title: 'HTTP (undecodable)', bytes: new Uint8Array(0), base: e.offset, fields: [] });
-  ctx.emit(traceEvent(s, dir, 'http-tracker', { time: ctx.now, ...d, offset: e.offset, end: e.end, packets: [ctx.currentPacket], frame }));
+  const protocol = d.type.startsWith('http-tracker.') ? 'http-tracker' : 'http';
+  ctx.emit(traceEvent(s, dir, protocol, { time: ctx.now, ...d, offset: e.offset, end: e.end, packets: [ctx.currentPacket], frame }));
+}
+
+/** Plain HTTP: the request line, or the status and round trip. */
+function describePlain(e: HttpRequest | HttpResponse, now: number): Described {
+  if (e.kind === 'request') return { type: 'http.request', text: `${NOT_A_TRACKER} ${e.method} ${e.target.slice(0, 100)}`, fields: { method: e.method, target: e.target } };
+  const rtt = e.requestTime !== undefined ? now - e.requestTime : undefined;
+  return {
+    type: 'http.response',
+    text: `${NOT_A_TRACKER} response status=${e.status}${rtt !== undefined ? ` rtt=${(rtt * 1000).toFixed(1)}ms` : ''}`,
+    fields: { status: e.status, ...(rtt !== undefined ? { rtt } : {}) },
+  };
 }
 
 function describeRequest(s: StreamSummary, e: HttpRequest): Described {

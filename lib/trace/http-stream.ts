@@ -1,17 +1,24 @@
 import { createRequire } from 'node:module';
 import { DecodeError } from '../core/errors.js';
 import type { Frame } from '../core/field.js';
-import { findHeadEnd, decodeHttpResponseHead, headerValue, type HttpResponseHead } from '../tracker/http-message.js';
+import { findHeadEnd, decodeHttpRequestHead, decodeHttpResponseHead, headerValue, type HttpResponseHead } from '../tracker/http-message.js';
+import { decode as decodeBencode } from '../bencode/decode.js';
 import { decodeHttpAnnounceRequest, decodeHttpAnnounceResponse, type AnnounceQuery, type HttpAnnounceResponse } from '../tracker/http-announce.js';
 import { decodeHttpScrapeResponse, type HttpScrapeResponse } from '../tracker/http-scrape.js';
 import { ownedCopy } from '../capture/copy.js';
 
-/** An HTTP tracker exchange seen on a TCP stream (BEP 3 announce, BEP 48 scrape). */
+/**
+ * What an HTTP exchange is, found from its content: a tracker announce (BEP 3)
+ * or scrape (BEP 48), or `http`, plain HTTP that is not a tracker's.
+ */
+export type HttpExchangeKind = 'announce' | 'scrape' | 'http';
+
+/** An HTTP message seen on a TCP stream: a tracker exchange or plain HTTP (`what`). */
 export type HttpTrackerEvent =
-  | { kind: 'request'; what: 'announce' | 'scrape' | 'other'; query?: AnnounceQuery; target: string; offset: number; end: number; frame: () => Frame }
+  | { kind: 'request'; what: HttpExchangeKind; method: string; query?: AnnounceQuery; target: string; offset: number; end: number; frame: () => Frame }
   | {
       kind: 'response';
-      what: 'announce' | 'scrape' | 'other';
+      what: HttpExchangeKind;
       status: number;
       announce?: HttpAnnounceResponse;
       scrape?: HttpScrapeResponse;
@@ -38,13 +45,16 @@ interface Buffered {
 /**
  * HTTP/1.x over one TCP connection, requests one way and responses the other,
  * matched in order (HTTP/1.1 pipelining keeps order). Bodies by
- * Content-Length, chunked, or until the connection closes. Decoding of the
- * tracker parts is lib/tracker's.
+ * Content-Length, chunked, or until the connection closes. A request is a
+ * tracker's by its content, not its port or path alone (`trackerRequest`);
+ * a response is a tracker's when its request was, or, request unseen or plain,
+ * when its body is a tracker's bencoded answer (`trackerAnswer`). The rest is
+ * plain HTTP, reported as such. Decoding of the tracker parts is lib/tracker's.
  */
 export class HttpTrackerStream {
   private readonly req: Buffered = { chunks: [], bytes: 0, start: 0 };
   private readonly res: Buffered = { chunks: [], bytes: 0, start: 0 };
-  private readonly pending: Array<{ what: 'announce' | 'scrape' | 'other'; time: number }> = [];
+  private readonly pending: Array<{ what: HttpExchangeKind; time: number }> = [];
   private readonly maxBytes: number;
   private failed = { request: false, response: false };
 
@@ -112,13 +122,18 @@ export class HttpTrackerStream {
       const offset = this.req.start;
       const bytes = buf.subarray(0, headEnd);
       try {
-        const r = decodeHttpAnnounceRequest(bytes, offset);
-        const path = r.value.head.target.split('?')[0] ?? '';
-        const what = /\/scrape[^/]*$/.test(path) ? 'scrape' : /\/announce[^/]*$/.test(path) || r.value.query.infoHash ? 'announce' : 'other';
+        const head = decodeHttpRequestHead(bytes, offset);
+        const what = trackerRequest(head.target);
         this.pending.push({ what, time });
-        const frame = r.frame;
-        this.emit({ kind: 'request', what, query: r.value.query, target: r.value.head.target, offset, end: offset + headEnd, frame: () => frame });
-        const cl = Number(headerValue(r.value.head.headers, 'content-length') ?? 0);
+        if (what === 'http') {
+          const frame: Frame = { title: 'HTTP request (not a tracker)', bytes: bytes.subarray(0, head.end), base: offset, fields: head.fields, diagnostics: head.diagnostics };
+          this.emit({ kind: 'request', what, method: head.method, target: head.target, offset, end: offset + headEnd, frame: () => frame });
+        } else {
+          const r = decodeHttpAnnounceRequest(bytes, offset);
+          const frame = r.frame;
+          this.emit({ kind: 'request', what, method: head.method, query: r.value.query, target: head.target, offset, end: offset + headEnd, frame: () => frame });
+        }
+        const cl = Number(headerValue(head.headers, 'content-length') ?? 0);
         this.consume(this.req, Math.min(buf.length, headEnd + (Number.isFinite(cl) ? cl : 0)));
       } catch (e) {
         if (!(e instanceof DecodeError)) throw e;
@@ -177,7 +192,8 @@ export class HttpTrackerStream {
         total = buf.length;
       }
       const req = this.pending.shift();
-      const what = req?.what ?? 'other';
+      // A plain request's (or an unseen request's) answer is still a tracker's if its body says so.
+      const what = req && req.what !== 'http' ? req.what : (trackerAnswer(head, body) ?? 'http');
       const ev: Extract<HttpTrackerEvent, { kind: 'response' }> = {
         kind: 'response',
         what,
@@ -222,6 +238,40 @@ export class HttpTrackerStream {
       this.consume(this.res, total);
     }
   }
+}
+
+/**
+ * A request is a tracker's when its query carries `info_hash=` (BEP 3
+ * announce, BEP 48 scrape) or it is a scrape of everything (a `/scrape` path,
+ * no query). `/announce` alone is not enough: web servers have such paths too.
+ */
+export function trackerRequest(target: string): HttpExchangeKind {
+  const q = target.indexOf('?');
+  const path = q >= 0 ? target.slice(0, q) : target;
+  const scrape = /\/scrape[^/]*$/.test(path);
+  if (q >= 0 && /(^|&)info_hash=/.test(target.slice(q + 1))) return scrape ? 'scrape' : 'announce';
+  return scrape && (q < 0 || q === target.length - 1) ? 'scrape' : 'http';
+}
+
+/** Keys only a tracker's answer has (BEP 3, 23, 24, 48): the body is then one, whatever asked for it. */
+const ANNOUNCE_KEYS = ['failure reason', 'interval', 'peers', 'peers6', 'min interval', 'warning message'];
+
+/**
+ * A response body that is a tracker's answer: an uncompressed bencoded dict
+ * with `files` (scrape) or an announce reply's keys. Undefined otherwise
+ * (a web page, an image, JSON, a compressed body).
+ */
+export function trackerAnswer(head: HttpResponseHead, body: Uint8Array): 'announce' | 'scrape' | undefined {
+  if (body.length < 2 || body[0] !== 0x64 /* d */ || headerValue(head.headers, 'content-encoding') !== undefined) return undefined;
+  let root;
+  try {
+    root = decodeBencode(body, { allowTrailing: true }).root;
+  } catch {
+    return undefined;
+  }
+  if (!root.isDict()) return undefined;
+  if (root.get('files')?.isDict()) return 'scrape';
+  return ANNOUNCE_KEYS.some((k) => root.get(k) !== undefined) ? 'announce' : undefined;
 }
 
 /** A complete chunked body (RFC 9112 section 7.1) starting at `at`, or undefined if more bytes are needed. */

@@ -2,9 +2,11 @@ import { TCP_FLAGS, type TransportPacket } from '../capture/transport.js';
 import { endpointText } from '../capture/ip.js';
 import { TcpDirection, type ReassemblyLimits, type StreamSink } from '../capture/tcp-reassembly.js';
 import { HttpTrackerStream } from './http-stream.js';
-import { httpTrackerEvent } from './http-events.js';
+import { httpTrackerEvent, NOT_A_TRACKER } from './http-events.js';
 import { endPeerStream, newPeerStream, type PeerStream } from './peer-stream.js';
 import type { TraceContext } from './context.js';
+import { MseStreamDecrypter, type MseSecret } from './mse-decrypt.js';
+import { CRYPTO_RC4 } from '../mse/constants.js';
 import type { StreamSummary, TraceDirection } from './types.js';
 
 /** One TCP connection: both directions reassembled, then peer wire or HTTP by content. */
@@ -16,6 +18,8 @@ interface TcpConn {
   peer?: PeerStream;
   http?: HttpTrackerStream;
   httpRequestDir?: TraceDirection;
+  /** Decrypts an MSE/PE stream with the key log's secrets (only when a key log was given). */
+  mse?: MseStreamDecrypter;
   closed: boolean;
 }
 
@@ -38,6 +42,7 @@ export class TcpFlows {
   constructor(
     private readonly ctx: TraceContext,
     private readonly reassembly: Partial<ReassemblyLimits> | undefined,
+    private readonly mseSecrets: readonly MseSecret[] = [],
   ) {}
 
   packet(t: TransportPacket): void {
@@ -145,7 +150,8 @@ export class TcpFlows {
         if (c.kind === 'http') {
           c.summary[dir].bytes += bytes.length;
           c.http!.data(dir === c.httpRequestDir ? 'request' : 'response', offset, bytes, this.ctx.now);
-        } else (out ? c.peer!.out : c.peer!.in).data(offset, bytes, packet, (out ? c.out : c.in).synSeen);
+        } else if (c.mse) c.mse.data(dir, offset, bytes, packet, (out ? c.out : c.in).synSeen);
+        else (out ? c.peer!.out : c.peer!.in).data(offset, bytes, packet, (out ? c.out : c.in).synSeen);
       },
       gap: (offset, length) => {
         if (c.kind === 'undecided') {
@@ -157,7 +163,10 @@ export class TcpFlows {
         if (c.kind === 'http') {
           c.summary[dir].gaps++;
           c.http!.gap(dir === c.httpRequestDir ? 'request' : 'response', offset + length);
-        } else c.peer![dir].gap(offset, length);
+        } else {
+          c.mse?.gap();
+          c.peer![dir].gap(offset, length);
+        }
       },
     };
   }
@@ -166,15 +175,17 @@ export class TcpFlows {
     const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 8)).toString('latin1');
     if (/^(GET|POST|HEAD) \//.test(head) || /^HTTP\/1\./.test(head)) {
       c.kind = 'http';
-      c.summary.protocol = 'http-tracker';
-      c.summary.label = 'HTTP';
+      // Plain HTTP until a tracker exchange is seen on it (http-events.ts).
+      c.summary.protocol = 'http';
+      c.summary.label = NOT_A_TRACKER;
       const reqDir: TraceDirection = /^HTTP\//.test(head) ? (dir === 'out' ? 'in' : 'out') : dir;
       c.httpRequestDir = reqDir;
       c.http = new HttpTrackerStream((e) => httpTrackerEvent(this.ctx, c.summary, reqDir, e));
       return;
     }
     c.kind = 'peer';
-    c.peer = newPeerStream(this.ctx, c.summary);
+    const peer = (c.peer = newPeerStream(this.ctx, c.summary));
+    if (this.mseSecrets.length > 0) c.mse = new MseStreamDecrypter(this.mseSecrets, (d, o, b, p, syn) => peer[d].data(o, b, p, syn));
   }
 
   private close(c: TcpConn): void {
@@ -182,7 +193,11 @@ export class TcpFlows {
     const packet = this.ctx.currentPacket;
     c.out.flush(packet);
     c.in.flush(packet);
+    c.mse?.end();
     if (c.peer) endPeerStream(c.peer);
+    if (c.mse?.decrypted && c.summary.protocol === 'peer') {
+      c.summary.label = c.mse.cryptoSelect === CRYPTO_RC4 ? 'peer wire (MSE/PE RC4, decrypted with the key log)' : 'peer wire after MSE/PE (plaintext)';
+    }
     if (c.http) {
       c.http.end();
       c.http = undefined;

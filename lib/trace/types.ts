@@ -2,7 +2,8 @@ import type { Diagnostic } from '../core/diagnostic.js';
 import type { Frame } from '../core/field.js';
 
 export type TraceTransport = 'tcp' | 'utp' | 'udp' | 'proxy';
-export type TraceProtocol = 'peer' | 'http-tracker' | 'udp-tracker' | 'dht' | 'lsd' | 'unknown';
+/** `http`: plain HTTP, not a tracker's (recognised by content: lib/trace/http-stream.ts). */
+export type TraceProtocol = 'peer' | 'http-tracker' | 'http' | 'udp-tracker' | 'dht' | 'lsd' | 'unknown';
 /** `out` travels from the connection's initiator (or the querier), `in` towards it. */
 export type TraceDirection = 'out' | 'in';
 
@@ -53,7 +54,7 @@ export interface StreamSummary {
   readonly id: number;
   readonly transport: TraceTransport;
   protocol: TraceProtocol;
-  /** What the stream was: `peer wire`, `encrypted (MSE/PE)`, `unknown (probably encrypted)`, `HTTP tracker`... */
+  /** What the stream was: `peer wire`, `encrypted (MSE/PE)`, `unknown (probably encrypted)`, `HTTP tracker`, `http (not a tracker)`... */
   label: string;
   /** The initiator's endpoint (first sender when the start was not captured). */
   readonly a: string;
@@ -88,7 +89,7 @@ export interface TraceSummary {
   readonly streams: StreamSummary[];
   /** Peer wire message counts by type (handshake included). */
   readonly messages: Record<string, number>;
-  /** Other protocols' message counts (dht.*, udp-tracker.*, http-tracker.*, lsd). */
+  /** Other protocols' message counts (dht.*, udp-tracker.*, http-tracker.*, http.* (not a tracker), lsd). */
   readonly other: Record<string, number>;
   readonly transactions: Transaction[];
   /** Packets not traced and why. */

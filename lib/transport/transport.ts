@@ -1,4 +1,5 @@
 import type { TransportError } from '../core/errors.js';
+import type { Frame } from '../core/field.js';
 
 /**
  * What a peer-wire session needs from a connection: an ordered, reliable,
@@ -37,6 +38,8 @@ export interface Transport {
   pause(): void;
   resume(): void;
   readonly paused: boolean;
+  /** What the transport itself exchanged before the stream (an MSE handshake), annotated, for --frames. */
+  handshakeFrames?(): Frame[];
   /** Close at once; `close` is then called with no error. Safe to call twice. */
   close(): void;
   readonly closed: boolean;

@@ -7,6 +7,7 @@ import { captureIo } from '../../tools/io.js';
 import { EXIT } from '../../tools/exit-codes.js';
 import { TransportError, UsageError } from '../../lib/core/errors.js';
 import { describeError } from '../../tools/errors.js';
+import { MSE_CHECKS } from '../../lib/compliance/checks/mse.js';
 import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
 import { makeTestTorrent, startBrokenPeer } from '../helpers/broken-peer.js';
 
@@ -71,11 +72,12 @@ describe('btscope comply', () => {
     expect(out.join('\n')).toContain('\x1b[');
   });
 
-  it('--list names every check with its BEP', async () => {
+  it('--list names every check with its BEP (the MSE/PE checks, run with --encryption, last, BEP 0: no BEP defines MSE)', async () => {
     const io = captureIo();
     expect(await handler({ ...fast, list: true, json: true, io })).toBe(EXIT.ok);
     const list = JSON.parse(io.text());
-    expect(list).toHaveLength(ALL_CHECKS.length);
+    expect(list).toHaveLength(ALL_CHECKS.length + MSE_CHECKS.length);
+    expect(list.at(-1)).toMatchObject({ id: 'mse.rc4_stream', bep: 0 });
     expect(list[0]).toMatchObject({ id: 'handshake.protocol', bep: 3 });
   });
 

@@ -71,7 +71,7 @@ const liar =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a hostile seeder among honest ones', () => {
-  it('bad pieces: the liar is banned after repeated failures, its pieces fetched again from the honest seeder', async () => {
+  it('bad pieces: the liar is banned once a piece it sent alone fails, its pieces fetched again from the honest seeder', async () => {
     const { fx, data, honest } = await honestSwarm();
     const h = await hostile(behaviors.seeder({ infoHash: fx.torrent.infoHash!, data, pieceLength: PIECE }, { corruptPieces: true }));
     const out = path.join(dir, 'out');

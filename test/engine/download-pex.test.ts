@@ -78,7 +78,8 @@ describe('download: PEX peers are used (BEP 11)', () => {
     const a = await peerA(pexPeer([{ ip: '127.0.0.1', port: b.port }], log));
     const lines: string[] = [];
     const out = path.join(dir, 'out');
-    const r = await download({ torrent: fx.torrent, outDir: out, peers: [{ host: a.host, port: a.port }], stallTimeoutMs: 15_000, timeoutMs: 25_000, log: (l) => lines.push(l) });
+    // Plaintext: the scripted peer A speaks no MSE, and this test counts its connections.
+    const r = await download({ torrent: fx.torrent, outDir: out, peers: [{ host: a.host, port: a.port }], stallTimeoutMs: 15_000, timeoutMs: 25_000, log: (l) => lines.push(l), encryption: 'plaintext' });
     expect(log.ourPexId).toBeGreaterThan(0); // we advertise ut_pex in our extended handshake
     expect(log.sent).toBe(true);
     expect(r.ok).toBe(true);

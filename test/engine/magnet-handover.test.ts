@@ -28,7 +28,8 @@ describe('a magnet download keeps the connection that gave the metadata', () => 
     const handshakesOut: string[] = [];
     const firstOut: string[] = [];
     const onFrame = (f: Frame, d: string): void => {
-      if (d !== 'out') return;
+      // The MSE/PE exchange (the default policy, prefer) comes first; the peer wire after it.
+      if (d !== 'out' || f.title.startsWith('MSE/PE')) return;
       if (f.title === 'handshake') handshakesOut.push(f.title);
       else if (firstOut.length < 2) firstOut.push(f.title);
     };

@@ -39,7 +39,9 @@ export class ScriptedConnection {
       try {
         this.frames.push(...this.framer.push(chunk));
       } catch {
+        // Not the BitTorrent handshake (an MSE attempt, say): a plaintext-only client hangs up.
         this.ended = true;
+        socket.destroy();
       }
       this.waiting?.();
     });

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Download one torrent (or magnet link) with libtorrent from one peer on loopback, for btscope's tests.
 
-usage: /usr/bin/python3 test/helpers/lt_download.py TORRENT|MAGNET SAVE_DIR PEER_HOST:PEER_PORT [--utp] [--timeout S] [--bind ADDR]
+usage: /usr/bin/python3 test/helpers/lt_download.py TORRENT|MAGNET SAVE_DIR PEER_HOST:PEER_PORT [--utp] [--encrypt] [--timeout S] [--bind ADDR]
 
 Connects to the given peer only (DHT, LSD, UPnP, NAT-PMP, trackers off) with
-encryption off. --utp makes it uTP only (outgoing TCP off). Prints "done" and
+encryption off (--encrypt: MSE forced both ways, RC4 only). --utp makes it uTP only (outgoing TCP off). Prints "done" and
 exits 0 when the download is complete; exits 2 on timeout (default 60 s).
 --bind listens on ADDR instead of 127.0.0.1 (bench/trace.ts: a veth address
 in a network namespace).
@@ -21,12 +21,14 @@ def main():
         return 2
     source, save_path, peer = sys.argv[1], sys.argv[2], sys.argv[3]
     utp = '--utp' in sys.argv
+    encrypt = '--encrypt' in sys.argv
+    enc = {'out_enc': lt.enc_policy.forced, 'in_enc': lt.enc_policy.forced, 'allowed_enc_level': lt.enc_level.rc4} if encrypt else {'in_enc': lt.enc_policy.disabled}
     timeout = float(arg('--timeout', '60'))
     host, port = peer.rsplit(':', 1)
     ses = make_session(
         '%s:0' % arg('--bind', '127.0.0.1'),
         utp=utp,
-        in_enc=lt.enc_policy.disabled,
+        **enc,
         enable_outgoing_tcp=not utp,
         enable_incoming_tcp=not utp,
         allow_multiple_connections_per_ip=True,

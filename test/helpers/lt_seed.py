@@ -5,7 +5,9 @@ usage: /usr/bin/python3 test/helpers/lt_seed.py TORRENT DATA_DIR PORT [--utp] [-
 
 PORT 0 picks a free port. Prints "ready PORT" on stdout once the data is
 checked and seeding (exits 2 if it is not within 60 s), then seeds until
-killed or until stdin closes. TCP only and plaintext unless asked; DHT, LSD,
+killed or until stdin closes. TCP only and plaintext unless asked (--encrypt:
+incoming connections must be MSE with RC4, libtorrent's in_enc_policy forced
+and allowed_enc_level rc4); DHT, LSD,
 UPnP and NAT-PMP are off; allow_multiple_connections_per_ip is on (every test
 peer is 127.0.0.1).
 """
@@ -27,6 +29,7 @@ def main():
         out_enc=lt.enc_policy.enabled if encrypt else lt.enc_policy.disabled,
         in_enc=lt.enc_policy.forced if encrypt else lt.enc_policy.enabled,
         allow_multiple_connections_per_ip=True,
+        **({'allowed_enc_level': lt.enc_level.rc4} if encrypt else {}),
     )
     handle = add_torrent(ses, torrent, save_path)
     if not wait_seeding(ses, handle, 60):

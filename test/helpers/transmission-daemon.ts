@@ -23,14 +23,15 @@ export interface TransmissionDaemon {
 /** RPC status of a torrent that is seeding (TR_STATUS_SEED). */
 export const TR_SEEDING = 6;
 
-export async function startTransmissionDaemon(dir: string): Promise<TransmissionDaemon> {
+/** `encryption`: 'tolerated' (default, -et) or 'required' (-er: MSE/PE only, as transmission's "encryption": 2). */
+export async function startTransmissionDaemon(dir: string, opts: { encryption?: 'tolerated' | 'required' } = {}): Promise<TransmissionDaemon> {
   const rpcPort = await freePort();
   const peerPort = await freePort();
   const cfg = join(dir, 'transmission-cfg');
   mkdirSync(cfg, { recursive: true });
   const proc = spawn(
     'transmission-daemon',
-    ['-g', cfg, '-f', '-p', String(rpcPort), '-P', String(peerPort), '-T', '-O', '-Y', '--no-utp', '-M', '-et', '-r', '127.0.0.1', '-i', '127.0.0.1', '-w', dir, '--log-error'],
+    ['-g', cfg, '-f', '-p', String(rpcPort), '-P', String(peerPort), '-T', '-O', '-Y', '--no-utp', '-M', opts.encryption === 'required' ? '-er' : '-et', '-r', '127.0.0.1', '-i', '127.0.0.1', '-w', dir, '--log-error'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -48,4 +48,30 @@ describe.skipIf(!havePeers('libtorrent'))('trace live proxy between libtorrent p
     expect(msgs.filter((m) => typeOf(m) === 'piece')).toHaveLength(size / 16384);
     expect(msgs.filter((m) => typeOf(m) === 'request').length).toBeGreaterThanOrEqual(size / 16384);
   }, 60_000);
+
+  it('MSE/PE between two libtorrents forced to RC4: --torrent terminates it both ways, the download completes, the decrypted messages are printed', async () => {
+    const size = 256 * 1024;
+    const t = await makeTorrent(join(dir, 'live-mse'), 'live-mse.bin', size, 15);
+    const encSeed = await startLtSeed(t.torrent, t.dataDir, { encrypt: true });
+    const io = captureIo();
+    const ac = new AbortController();
+    const done = handler({ listen: 0, forward: `127.0.0.1:${encSeed.port}`, torrent: t.torrent, json: true, frames: false, summary: false, io, signal: ac.signal });
+    try {
+      for (let i = 0; i < 250 && !io.stderr.some((l) => l.startsWith('listening')); i++) await new Promise((r) => setTimeout(r, 20));
+      const line = io.stderr.find((l) => l.startsWith('listening'))!;
+      expect(line).toContain('MSE/PE terminated');
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);
+      await ltDownload(t.torrent, join(dir, 'dl-mse'), `127.0.0.1:${port}`, { encrypt: true });
+      for (let i = 0; i < 100 && io.stdout.filter((l) => l.includes('"piece"')).length < size / 16384; i++) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      ac.abort();
+      await encSeed.stop();
+      expect(await done).toBe(0);
+    }
+    expect((await readFile(join(dir, 'dl-mse', 'live-mse.bin'))).equals(t.data)).toBe(true);
+    const msgs = io.stdout.flatMap((l) => l.split('\n')).filter(Boolean).map((l) => JSON.parse(l) as { type?: string; message?: string });
+    const typeOf = (m: { type?: string; message?: string }) => m.message ?? m.type;
+    expect(msgs.filter((m) => typeOf(m) === 'handshake')).toHaveLength(2);
+    expect(msgs.filter((m) => typeOf(m) === 'piece')).toHaveLength(size / 16384);
+  }, 60_000);
 });

@@ -70,9 +70,9 @@ export async function makeTorrent(dir: string, name: string, size: number, piece
   return { torrent, data, dataDir };
 }
 
-export async function ltDownload(source: string, saveDir: string, peer: string, opts: { utp?: boolean; timeoutS?: number } = {}): Promise<void> {
+export async function ltDownload(source: string, saveDir: string, peer: string, opts: { utp?: boolean; encrypt?: boolean; timeoutS?: number } = {}): Promise<void> {
   await mkdir(saveDir, { recursive: true });
-  const args = [join(HELPERS, 'lt_download.py'), source, saveDir, peer, '--timeout', String(opts.timeoutS ?? 45), ...(opts.utp ? ['--utp'] : [])];
+  const args = [join(HELPERS, 'lt_download.py'), source, saveDir, peer, '--timeout', String(opts.timeoutS ?? 45), ...(opts.utp ? ['--utp'] : []), ...(opts.encrypt ? ['--encrypt'] : [])];
   await execFileP(LIBTORRENT_PYTHON, args, { timeout: ((opts.timeoutS ?? 45) + 10) * 1000 });
 }
 

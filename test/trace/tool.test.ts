@@ -102,7 +102,7 @@ describe('btscope trace (handler called directly)', () => {
     await writeFile(join(dir, 'bad.torrent'), torrent([Buffer.alloc(20), good]));
     const bad = await run({ extract: join(dir, 'out2'), torrent: join(dir, 'bad.torrent') });
     expect(bad.code).toBe(EXIT.failure);
-    expect(bad.out).toContain('1 pieces complete but WRONG hash: 0');
+    expect(bad.out).toContain('1 piece complete but WRONG hash: 0');
   });
 
   it('not a capture: a DecodeError at byte 0 (exit 3); a missing file is usage (exit 2)', async () => {

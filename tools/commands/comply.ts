@@ -1,11 +1,14 @@
 import type { Argv } from 'yargs';
 import Table from 'cli-table3';
-import { UsageError } from '../../lib/core/errors.js';
-import { parseTorrent } from '../../lib/metainfo/parse.js';
+import { TransportError, UsageError } from '../../lib/core/errors.js';
+import { toHex } from '../../lib/core/bytes.js';
+import { readTorrent } from '../shared.js';
 import { ALL_CHECKS } from '../../lib/compliance/checks/index.js';
 import { evidenceFrame } from '../../lib/compliance/evidence.js';
 import { reportJson } from '../../lib/compliance/report.js';
 import { fixedGap, runCompliance } from '../../lib/compliance/runner.js';
+import { MSE_CHECKS } from '../../lib/compliance/checks/mse.js';
+import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { CANCEL_QUEUE_BYTES } from '../../lib/compliance/scenarios.js';
 import type { ComplianceReport, CheckResultKind } from '../../lib/compliance/types.js';
 import { palette, type Palette } from '../../lib/render/color.js';
@@ -14,13 +17,13 @@ import { stringifyJson } from '../../lib/render/json.js';
 import { EXIT } from '../exit-codes.js';
 import { readInput } from '../input.js';
 import { ioOf } from '../io.js';
-import { withFrames, withJson, withTimeout } from '../options.js';
+import { withFrames, withEncryption, withJson, withTimeout } from '../options.js';
 
 export const command = 'comply [target] [peer]';
 export const describe = 'Check a peer against the protocol: handshake, ordering, bitfield, requests, extensions, fast, BEP 52 hash requests; a verdict per BEP rule';
 
 export function builder(y: Argv) {
-  return withTimeout(withFrames(withJson(y)), 60)
+  return withEncryption(withTimeout(withFrames(withJson(y)), 60), 'plaintext')
     .positional('target', { type: 'string', describe: 'The .torrent the peer seeds (its info-hash, pieces and info dict are what the peer is checked against)' })
     .positional('peer', { type: 'string', describe: 'HOST:PORT of the peer ([::1]:PORT for IPv6)' })
     .option('only', { type: 'string', array: true, describe: 'Run only this check id, or a family (fast, ut_metadata...); repeatable' })
@@ -36,13 +39,15 @@ export function builder(y: Argv) {
         'and judges only from the bytes it recorded. Results: pass, fail (a rule broken; the evidence says where), ' +
         'warn (allowed but suspect, or not provable), skip (with the reason). v1, v2-only and hybrid torrents: the handshake carries ' +
         'the v1 info-hash, or the v2 one truncated (BEP 52); the v2.* checks skip, without connecting, for a v1 torrent. ' +
-        'Exit code 1 when any check fails.',
+        'Exit codes: 0 every check passed (or warned, or skipped); 1 a check failed; 2 usage; 3 TARGET undecodable; ' +
+        '4 the peer cannot be reached, or closes every connection without a byte (it most likely does not serve the torrent).',
     );
 }
 
 interface Args {
   target?: string;
   peer?: string;
+  encryption?: EncryptionPolicy;
   only?: string[];
   list: boolean;
   json: boolean;
@@ -65,17 +70,17 @@ export function parsePeer(s: string): { host: string; port: number } {
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
   if (argv.list) {
-    if (argv.json) io.out(stringifyJson(ALL_CHECKS.map((c) => ({ id: c.id, bep: c.bep, section: c.section, title: c.title })), 2));
+    if (argv.json) io.out(stringifyJson([...ALL_CHECKS, ...MSE_CHECKS].map((c) => ({ id: c.id, bep: c.bep, section: c.section, title: c.title })), 2));
     else {
       const t = new Table({ head: tableHead(palette(io.color), ['check', 'BEP', 'section', 'rule']), wordWrap: true, colWidths: [36, 5, 18, 40], style: tableStyle() });
-      for (const c of ALL_CHECKS) t.push([c.id, c.bep, c.section, c.title]);
+      for (const c of [...ALL_CHECKS, ...MSE_CHECKS]) t.push([c.id, c.bep || 'MSE', c.section, c.title]);
       io.out(t.toString());
     }
     return EXIT.ok;
   }
   if (!argv.target || !argv.peer) throw new UsageError('comply needs TARGET (a .torrent) and PEER (HOST:PORT); --list shows the checks');
   const { host, port } = parsePeer(argv.peer);
-  const torrent = parseTorrent(await readInput(argv.target));
+  const torrent = readTorrent(await readInput(argv.target), argv.target);
   const report = await runCompliance(torrent, {
     host,
     port,
@@ -85,11 +90,32 @@ export async function handler(argv: Args): Promise<number> {
     ...(argv.gap ? { betweenConnections: fixedGap(argv.gap * 1000) } : {}),
     ...(argv.cancelQueue !== undefined ? { cancelQueueBytes: Math.round(argv.cancelQueue * 1048576) } : {}),
     ...(argv.only ? { only: argv.only } : {}),
+    ...(argv.encryption ? { encryption: argv.encryption } : {}),
     onProgress: io.errIsTTY ? (t) => io.err(`comply: ${t}…`) : undefined,
   });
-  if (argv.json) io.out(stringifyJson(reportJson(report), 2));
+  notServing(report, torrent);
+  const failed = report.failed > 0 ? `${report.failed} of ${report.checks.length} checks failed: ${report.checks.filter((c) => c.result === 'fail').map((c) => c.id).join(', ')}` : undefined;
+  if (argv.json) io.out(stringifyJson({ ok: !failed, ...(failed ? { error: failed } : {}), ...reportJson(report) }, 2));
   else io.out(renderReport(report, palette(io.color), argv.frames, torrent.pieceCount));
-  return report.failed > 0 ? EXIT.failure : EXIT.ok;
+  if (failed) io.err(`btscope: ${failed}`);
+  return failed ? EXIT.failure : EXIT.ok;
+}
+
+/**
+ * A peer that closed every connection without sending a byte, each time right after our
+ * handshake: it most likely does not serve this info-hash (clients drop a handshake for a
+ * torrent they do not have). That is one setup error, not a list of failed checks.
+ */
+function notServing(report: ComplianceReport, torrent: { infoHash: Uint8Array | null; infoHashV2: Uint8Array | null }): void {
+  // Scenarios that never connected (the v2 ones for a v1 torrent) say nothing either way.
+  const sessions = report.sessions.filter((s) => s.end !== undefined || s.handshake !== undefined || s.events.length > 0);
+  const silent = (s: (typeof sessions)[number]): boolean => !s.handshake && s.end?.how === 'handshake_failed' && (s.badHandshake?.bytes.length ?? 0) === 0 && s.preHandshake.length === 0;
+  if (sessions.length === 0 || !sessions.every(silent)) return;
+  const hash = toHex(torrent.infoHash ?? torrent.infoHashV2!.subarray(0, 20));
+  throw new TransportError(
+    'not_serving',
+    `${report.peer} closed ${sessions.length === 1 ? 'the connection' : `all ${sessions.length} connections`} without sending anything after our handshake: it most likely does not serve info-hash ${hash} (no check was judged)`,
+  );
 }
 
 /**
@@ -114,7 +140,7 @@ const MARK: Record<CheckResultKind, (p: Palette, s: string) => string> = {
 
 export function renderReport(report: ComplianceReport, p: Palette, frames: boolean, pieceCount?: number): string {
   const t = new Table({ head: tableHead(p, ['check', 'BEP', 'result', 'evidence']), wordWrap: true, colWidths: [36, 5, 8, 50], style: tableStyle() });
-  for (const c of report.checks) t.push([c.id, String(c.bep), MARK[c.result](p, c.result), c.detail]);
+  for (const c of report.checks) t.push([c.id, c.bep ? String(c.bep) : 'MSE', MARK[c.result](p, c.result), c.detail]);
   const out = [`btscope comply ${report.peer}`, t.toString()];
   out.push(`${report.passed} passed, ${report.failed} failed, ${report.warned} warned, ${report.skipped} skipped`);
   if (frames) {

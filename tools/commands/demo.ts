@@ -65,7 +65,7 @@ export async function handler(argv: Args): Promise<number> {
     const seen = new Set<string>();
     let shown = 0;
     const outDir = path.join(root, 'download');
-    io.out(`download → ${outDir}; the first frame of each kind, as it crossed the wire:\n`);
+    io.out(`download → ${outDir}${argv.keep ? '' : ' (a temporary folder, removed at the end; --keep keeps it)'}; the first frame of each kind, as it crossed the wire:\n`);
     const progress = io.errIsTTY;
     const summary = await download({
       torrent,

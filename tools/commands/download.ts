@@ -1,27 +1,28 @@
 import type { Argv } from 'yargs';
 import * as path from 'node:path';
-import { parseTorrent } from '../../lib/metainfo/parse.js';
 import { parseMagnet } from '../../lib/magnet/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { formatBytes } from '../../lib/core/bytes.js';
-import { download, type DownloadSummary, type PeerAddress } from '../../lib/engine/downloader.js';
+import { download, prepareOutputFolder, type DownloadSummary, type PeerAddress } from '../../lib/engine/downloader.js';
 import { makePeerId } from '../../lib/peer/identity.js';
 import { resolveMagnetKeeping, type MagnetPeer } from '../../lib/engine/magnet-resolve.js';
 import { renderProgress } from '../progress.js';
-import { withJson } from '../options.js';
+import { withEncryption, withJson } from '../options.js';
 import { ioOf } from '../io.js';
+import { keylogWriter } from '../keylog.js';
+import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
-import { frameLogger, summaryText, trackerAnnounce } from '../shared.js';
+import { frameLogger, readTorrent, summaryText, trackerAnnounce } from '../shared.js';
 import { parsePeerAddress } from '../peer-source.js';
 
 export const command = 'download <target>';
 export const describe = 'Download a torrent or magnet link from its peers: verified, resumable, every frame viewable';
 
 export function builder(y: Argv) {
-  return withJson(y)
-    .positional('target', { type: 'string', demandOption: true, describe: '.torrent file or magnet: link' })
+  return withEncryption(withJson(y), 'prefer')
+    .positional('target', { type: 'string', demandOption: true, describe: '.torrent file, magnet: link, or a 40-hex info-hash (a magnet link with no trackers: give --peer)' })
     .option('o', { alias: 'out', type: 'string', default: '.', describe: 'Folder to write into (nothing is ever written outside it)' })
     .option('peer', { type: 'string', array: true, default: [], describe: 'Also connect to HOST:PORT (repeatable)' })
     .option('frames', {
@@ -62,6 +63,8 @@ interface Args {
   verbose?: boolean;
   'full-check': boolean;
   json: boolean;
+  encryption?: EncryptionPolicy;
+  keylog?: string;
   io?: unknown;
 }
 
@@ -75,8 +78,15 @@ export async function handler(argv: Args): Promise<number> {
   let torrent: Torrent;
   let trackers: string[][];
   const handover: MagnetPeer[] = [];
-  if (argv.target.startsWith('magnet:')) {
-    const m = parseMagnet(argv.target);
+  const onMse = keylogWriter(argv.keylog);
+  // A bare info-hash is a magnet link with no trackers (peers from --peer; the DHT, once there is one).
+  const magnet = /^[0-9a-fA-F]{40}$/.test(argv.target) ? `magnet:?xt=urn:btih:${argv.target.toLowerCase()}` : argv.target;
+  // Before any work: the torrent is readable and the folder is one we can write in.
+  if (!magnet.startsWith('magnet:')) torrent = readTorrent(await readInput(argv.target), argv.target);
+  await prepareOutputFolder(argv.o, argv.timeout * 1000);
+  if (magnet.startsWith('magnet:')) {
+    const m = parseMagnet(magnet);
+    if (peers.length === 0 && m.peers.length === 0 && m.trackers.length === 0) throw new UsageError(`${argv.target}: no peers to ask: the magnet link names no tracker and no x.pe peer; give --peer HOST:PORT`);
     for (const pe of m.peers) peers.push(parsePeerAddress(pe, 'x.pe'));
     trackers = m.trackers.map((t) => [t]);
     // BEP 9 metadata, then (v2 and hybrid, BEP 52) the piece layers from a peer.
@@ -84,19 +94,21 @@ export async function handler(argv: Args): Promise<number> {
     const peerId = makePeerId();
     const resolved = await resolveMagnetKeeping({
       magnet: m,
-      peers: await magnetCandidates(wireHash, peerId, peers, trackers),
+      peers: await magnetCandidates(wireHash, peerId, peers, trackers, Math.min(argv.timeout * 1000, 10_000)),
       peerId,
       trackers,
       timeoutMs: Math.min(argv.timeout * 1000, 30_000),
       deadlineMs: argv.timeout * 1000,
       ...(argv.json ? {} : { log: (line: string) => io.err(line) }),
       ...(onFrame ? { onFrame } : {}),
+      encryption: argv.encryption ?? 'prefer',
+      ...(onMse ? { onMse } : {}),
     });
     torrent = resolved.torrent;
     // The peer that gave the metadata goes on to give data, on the same connection.
     if (resolved.peer) handover.push(resolved.peer);
   } else {
-    torrent = parseTorrent(await readInput(argv.target));
+    torrent = torrent!;
     trackers = torrent.trackers.map((t) => [...t]);
   }
   if (peers.length === 0 && trackers.length === 0 && handover.length === 0) throw new UsageError('no peers: the torrent names no tracker; give --peer HOST:PORT');
@@ -108,6 +120,8 @@ export async function handler(argv: Args): Promise<number> {
       outDir: argv.o,
       peers,
       handover,
+      encryption: argv.encryption ?? 'prefer',
+      ...(onMse ? { onMse } : {}),
       trackers,
       announce: trackerAnnounce,
       maxPeers: argv['max-peers'],
@@ -129,16 +143,27 @@ export async function handler(argv: Args): Promise<number> {
   return EXIT.ok;
 }
 
-/** Peers to ask for a magnet's metadata: x.pe and --peer first, then what the magnet's trackers return. */
-async function magnetCandidates(infoHash: Uint8Array, peerId: Uint8Array, peers: PeerAddress[], trackers: string[][]): Promise<PeerAddress[]> {
+/**
+ * Peers to ask for a magnet's metadata: x.pe and --peer first, then what the magnet's trackers
+ * return, all asked at once and waited for at most `timeoutMs` (--timeout bounds this step too).
+ */
+async function magnetCandidates(infoHash: Uint8Array, peerId: Uint8Array, peers: PeerAddress[], trackers: string[][], timeoutMs: number): Promise<PeerAddress[]> {
   const candidates = [...peers];
-  for (const url of trackers.flat()) {
-    try {
-      const r = await trackerAnnounce(url, { infoHash, peerId, port: 6881, uploaded: 0, downloaded: 0, left: 1, event: 'started' });
-      for (const p of r.peers) candidates.push({ host: p.ip, port: p.port });
-    } catch {
-      // another tracker or peer may do
-    }
-  }
-  return candidates;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+  await Promise.race([
+    bound,
+    Promise.all(
+      trackers.flat().map(async (url) => {
+        try {
+          const r = await trackerAnnounce(url, { infoHash, peerId, port: 6881, uploaded: 0, downloaded: 0, left: 1, event: 'started' });
+          for (const p of r.peers) candidates.push({ host: p.ip, port: p.port });
+        } catch {
+          // another tracker or peer may do
+        }
+      }),
+    ),
+  ]);
+  clearTimeout(timer);
+  return [...candidates];
 }

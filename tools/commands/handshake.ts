@@ -10,7 +10,9 @@ import type { Message } from '../../lib/wire/messages.js';
 import { messageBrief } from '../../lib/wire/message-spec.js';
 import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { jsonOf } from '../shared.js';
-import { withFrames, withJson, withTimeout } from '../options.js';
+import { withEncryption, withFrames, withJson, withTimeout } from '../options.js';
+import { encryptionDial, encryptionText } from '../encryption.js';
+import type { EncryptionPolicy } from '../../lib/mse/constants.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -18,20 +20,22 @@ export const command = 'handshake <target> <peer>';
 export const describe = 'Handshake with a peer: reserved bits by name, peer id and client, the extended handshake (BEP 10), and what the peer sends first';
 
 export function builder(y: Argv) {
-  return withTimeout(withFrames(withJson(y)), 10)
+  return withEncryption(withTimeout(withFrames(withJson(y)), 10), 'plaintext')
     .positional('target', { type: 'string', demandOption: true, describe: '.torrent file, magnet link, or 40-hex info-hash' })
     .positional('peer', { type: 'string', demandOption: true, describe: 'HOST:PORT (or [IPv6]:PORT)' })
     .option('wait', { type: 'number', default: 1.5, describe: 'Seconds to collect what the peer sends after the handshakes (bitfield, have all/none, haves...)' })
     .example('$0 handshake x.torrent 127.0.0.1:6881', 'reserved bits, client, extended handshake, first messages')
     .example('$0 handshake --json <hash> 127.0.0.1:6881 | jq .client', 'peerId (hex), client, reserved (hex), extensions, extended (or null)')
     .example('$0 handshake --frames x.torrent 127.0.0.1:6881', 'every frame both ways as annotated hex')
-    .epilogue('Exit codes: 0 handshake done; 2 usage (bad HOST:PORT); 3 TARGET undecodable (not a torrent, magnet or info-hash); 4 refused, timed out, wrong info-hash or a protocol violation (the message says which byte).');
+    .epilogue('Exit codes: 0 handshake done; 1 the peer broke the protocol in what it sent within --wait (the violation is named; --json lists it under violations); 2 usage (bad HOST:PORT); 3 TARGET undecodable (not a torrent, magnet or info-hash); 4 refused, timed out, wrong info-hash or a broken handshake (the message says which byte; a peer that closes at once most likely does not serve the info-hash).');
 }
 
 interface Args {
   target: string;
   peer: string;
   json: boolean;
+  encryption?: EncryptionPolicy;
+  keylog?: string;
   frames: boolean;
   timeout: number;
   wait: number;
@@ -83,6 +87,7 @@ export async function handler(argv: Args): Promise<number> {
     handshakeTimeoutMs: timeoutMs,
     ...(pieceCount !== undefined ? { pieceCount } : {}),
     ...(sink ? { onFrame: sink } : {}),
+    ...encryptionDial(argv, target.infoHash),
   });
   const first: Message[] = [];
   conn.on('message', (m) => {
@@ -96,6 +101,11 @@ export async function handler(argv: Args): Promise<number> {
   }
   const hs = conn.remote;
   const ext = conn.remoteExtended;
+  // What the peer sent inside the window that broke the protocol (a decode error at a byte offset): a "no".
+  const reason = conn.closeReason;
+  const violations = reason && reason.offset !== undefined && reason.code !== 'closed' ? [{ code: reason.code, offset: reason.offset, message: reason.message }] : [];
+  const violationLine = violations.length ? `protocol violation by ${conn.peer} after the handshake: ${violations[0]!.message} (${violations[0]!.code})` : undefined;
+  if (violationLine) io.err(`btscope: ${violationLine}`);
   const bits = reservedBitsSet(hs.reserved);
   const firstShown = first.filter((m) => !(m.type === 'extended' && m.extId === 0));
   // Incoming extended ids are the ones WE announced in our m dict (BEP 10).
@@ -104,6 +114,8 @@ export async function handler(argv: Args): Promise<number> {
     io.out(
       JSON.stringify(
         {
+          ok: violations.length === 0,
+          ...(violationLine ? { error: violationLine } : {}),
           peer: conn.peer,
           infoHash: toHex(hs.infoHash),
           peerId: toHex(hs.peerId),
@@ -116,15 +128,18 @@ export async function handler(argv: Args): Promise<number> {
           extended: ext ? { ...(jsonOf(ext.doc.root) as object), ...(ext.yourip ? { yourip: formatIp(ext.yourip) } : {}), ...(ext.ipv4 ? { ipv4: formatIp(ext.ipv4) } : {}), ...(ext.ipv6 ? { ipv6: formatIp(ext.ipv6) } : {}) } : null,
           firstMessages: firstShown.map((m) => messageJson(m, extName(m))),
           closedByPeer: conn.closeReason ? conn.closeReason.message : null,
+          violations,
+          encryption: encryptionText(conn.session.transport),
         },
         null,
         2,
       ),
     );
-    return EXIT.ok;
+    return violations.length ? EXIT.failure : EXIT.ok;
   }
   const rows: Array<[string, string]> = [
     ['peer', conn.peer],
+    ['encryption', encryptionText(conn.session.transport)],
     ['info hash', toHex(hs.infoHash)],
     ['peer id', `"${printable(hs.peerId)}"  ${conn.remoteClient.client}${conn.remoteClient.version ? ` ${conn.remoteClient.version}` : ''}`],
     ['reserved', `${toHex(hs.reserved)}  ${bits.length ? bits.map((b) => `${b.name}${b.bep ? ` (BEP ${b.bep})` : ''}`).join(', ') : 'no bits set'}`],
@@ -144,5 +159,5 @@ export async function handler(argv: Args): Promise<number> {
   if (conn.closeReason) rows.push(['closed', conn.closeReason.message]);
   const w = Math.max(...rows.map(([k]) => k.length));
   io.out(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n'));
-  return EXIT.ok;
+  return violations.length ? EXIT.failure : EXIT.ok;
 }

@@ -18,6 +18,8 @@ export interface ToolModule {
 export const commandList: ReadonlyArray<readonly [name: string, load: () => Promise<ToolModule>]> = [
   ['demo', () => import('./demo.js')],
   ['torrent', () => import('./torrent.js')],
+  ['create', () => import('./create.js')],
+  ['verify', () => import('./verify.js')],
   ['magnet', () => import('./magnet.js')],
   ['bdecode', () => import('./bdecode.js')],
   ['tracker', () => import('./tracker.js')],

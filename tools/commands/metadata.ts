@@ -8,16 +8,17 @@ import { parseInfoDict, parseTorrent } from '../../lib/metainfo/parse.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import type { PeerConnection } from '../../lib/peer/peer-connection.js';
 import { fetchPieceLayers, layerRequests } from '../../lib/engine/piece-layer-fetch.js';
-import { withFrames, withJson, withTimeout } from '../options.js';
+import { withEncryption, withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf, type Io } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { noPeerGaveIt, reportSkipped, tryPeers } from '../peer-attempts.js';
+import { checkOutputFile, plural } from '../shared.js';
 
 export const command = 'metadata <magnet>';
 export const describe = 'Fetch a torrent\'s info dict from peers (BEP 9 ut_metadata), check its SHA-1 against the info-hash, write a .torrent';
 
 export function builder(y: Argv) {
-  return withTimeout(withFrames(withJson(y)), 30)
+  return withEncryption(withTimeout(withFrames(withJson(y)), 30), 'plaintext')
     .positional('magnet', { type: 'string', demandOption: true, describe: 'magnet link (or 40-hex info-hash)' })
     .option('peer', { type: 'string', array: true, describe: 'HOST:PORT to ask (repeatable); default: the magnet\'s x.pe, then its trackers' })
     .option('o', { alias: 'output', type: 'string', describe: 'Where to write the .torrent (default: <info-hash>.torrent)' })
@@ -39,6 +40,7 @@ export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
   const target = await resolveTarget(argv.magnet);
   if (target.torrent) throw new UsageError(`${argv.magnet} is a .torrent already: it has its metadata`);
+  await checkOutputFile(argv.o ?? `${toHex(target.infoHash)}.torrent`);
   const a = await tryPeers(argv, target, io, { notes: true }, async (conn, { left }) => {
     const r = await fetchMetadata(conn, target.infoHash, { timeoutMs: left(), ...(target.infoHashV2 ? { infoHashV2: target.infoHashV2 } : {}) });
     const layers = await v2Layers(conn, parseInfoDict(r.info), left(), io);
@@ -57,7 +59,7 @@ export async function handler(argv: Args): Promise<number> {
     const which = t.infoHash && bytesEqual(t.infoHash, target.infoHash) ? `SHA-1 matches ${toHex(target.infoHash)}` : `SHA-256 matches ${toHex(t.infoHashV2!)}`;
     io.out(`${r.peer}: ${r.info.length} bytes of metadata in ${r.pieces} piece${r.pieces === 1 ? '' : 's'}, ${which}`);
     if (t.pieceLayers.size > 0) io.out(`piece layers of ${t.pieceLayers.size} file${t.pieceLayers.size === 1 ? '' : 's'} by hash request (BEP 52), each checked against its pieces root`);
-    io.out(`name ${JSON.stringify(t.name)}, ${formatBytes(t.length)} in ${t.pieceCount} pieces of ${formatBytes(t.pieceLength)}, ${t.files.length} file${t.files.length === 1 ? '' : 's'}`);
+    io.out(`name ${JSON.stringify(t.name)}, ${formatBytes(t.length)} in ${plural(t.pieceCount, 'piece')} of ${formatBytes(t.pieceLength)}, ${t.files.length} file${t.files.length === 1 ? '' : 's'}`);
     io.out(`wrote ${out} (${file.length} bytes)`);
   }
   return EXIT.ok;

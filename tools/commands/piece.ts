@@ -10,16 +10,17 @@ import { pieceHashV1, pieceHashV2, pieceSize } from '../../lib/metainfo/layout.j
 import { checkPieceV2 } from '../../lib/metainfo/piece-check.js';
 import { fetchPieceLayers, withPieceLayers } from '../../lib/engine/piece-layer-fetch.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
-import { withFrames, withJson, withTimeout } from '../options.js';
+import { withEncryption, withFrames, withJson, withTimeout } from '../options.js';
 import { ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { noPeerGaveIt, reportSkipped, tryPeers } from '../peer-attempts.js';
+import { checkOutputFile, plural } from '../shared.js';
 
 export const command = 'piece <target> <index>';
 export const describe = 'Fetch one piece from a peer in 16 KiB blocks with a request pipeline, check it against its hash (SHA-1, or for v2-only torrents its BEP 52 merkle hash), write it to a file';
 
 export function builder(y: Argv) {
-  return withTimeout(withFrames(withJson(y)), 30)
+  return withEncryption(withTimeout(withFrames(withJson(y)), 30), 'plaintext')
     .positional('target', { type: 'string', demandOption: true, describe: '.torrent file or magnet link (metadata is fetched first)' })
     .positional('index', { type: 'number', demandOption: true, describe: 'Piece index (0-based)' })
     .option('peer', { type: 'string', array: true, describe: 'HOST:PORT (repeatable); default: the target\'s trackers' })
@@ -46,6 +47,7 @@ export async function handler(argv: Args): Promise<number> {
   const target = await resolveTarget(argv.target);
   let torrent: Torrent | undefined = target.torrent;
   if (torrent) check(torrent, argv.index);
+  await checkOutputFile(argv.o);
   const a = await tryPeers(argv, target, io, { connect: () => (torrent ? { pieceCount: torrent.pieceCount } : {}) }, async (conn, { left, answeredWrong }) => {
     if (!torrent) {
       const r = await fetchMetadata(conn, target.infoHash, { timeoutMs: left(), ...(target.infoHashV2 ? { infoHashV2: target.infoHashV2 } : {}) });
@@ -78,7 +80,7 @@ export async function handler(argv: Args): Promise<number> {
     io.out(JSON.stringify({ peer, index: argv.index, length, blocks, sha1: verdict.kind === 'SHA-1' ? hash : null, hashType: verdict.kind === 'SHA-1' ? 'sha1' : 'v2', hash, hashOk: true, file: argv.o, ms: Math.round(ms), client: client.client, failures: a.failures, skippedSelf: a.skippedSelf }, null, 2));
   } else {
     reportSkipped(io, a);
-    io.out(`${peer} (${client.client}${client.version ? ` ${client.version}` : ''}): piece ${argv.index}, ${length} bytes in ${blocks} blocks, ${ms.toFixed(0)} ms`);
+    io.out(`${peer} (${client.client}${client.version ? ` ${client.version}` : ''}): piece ${argv.index}, ${length} bytes in ${blocks} block${blocks === 1 ? '' : 's'}, ${ms.toFixed(0)} ms`);
     io.out(`${verdict.kind} ${hash} matches the torrent; wrote ${argv.o}`);
   }
   return EXIT.ok;
@@ -97,6 +99,6 @@ function judge(t: Torrent, index: number, data: Uint8Array): { ok: boolean; got:
 }
 
 function check(t: Torrent, index: number): void {
-  if (!Number.isInteger(index) || index < 0 || index >= t.pieceCount) throw new UsageError(`piece index ${index} is out of range: the torrent has ${t.pieceCount} pieces (0..${t.pieceCount - 1})`);
+  if (!Number.isInteger(index) || index < 0 || index >= t.pieceCount) throw new UsageError(`piece index ${index} is out of range: the torrent has ${plural(t.pieceCount, 'piece')} (0..${t.pieceCount - 1})`);
   if (!t.pieces && !t.infoHashV2) throw new UsageError('the torrent has neither v1 piece hashes nor a v2 part: nothing to check a piece against');
 }

@@ -46,7 +46,9 @@ export async function handler(argv: Args): Promise<number> {
   if (argv.magnet) {
     io.out(formatMagnet(t));
   } else if (argv.json) {
-    io.out(JSON.stringify(torrentJson(t), null, 2));
+    const first = errors[0];
+    const error = first ? { error: `${label}: ${first.message} (at byte ${first.span.start}, ${first.code})` } : {};
+    io.out(JSON.stringify({ ok: errors.length === 0, ...error, ...torrentJson(t) }, null, 2));
   } else if (argv.frames) {
     io.out(renderHexFrame(torrentFrame(t, label), { color: io.color }));
   } else {

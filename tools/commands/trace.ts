@@ -2,18 +2,23 @@ import type { Argv } from 'yargs';
 import { open, readFile, stat } from 'node:fs/promises';
 import type TableType from 'cli-table3';
 import { readCapture } from '../../lib/capture/format.js';
+import { parseKeylog, type MseSecret } from '../../lib/trace/mse-decrypt.js';
 import { Tracer } from '../../lib/trace/engine.js';
 import type { PieceExtractor } from '../../lib/trace/extract.js';
 import type { TraceEvent, TraceSummary } from '../../lib/trace/types.js';
 import type { Torrent } from '../../lib/metainfo/types.js';
 import type { Storage } from '../../lib/engine/storage.js';
 import type { renderHexFrame as RenderHexFrame } from '../../lib/render/hex-frame.js';
-import { UsageError } from '../../lib/core/errors.js';
+import { BtscopeError, UsageError } from '../../lib/core/errors.js';
+import { toHex } from '../../lib/core/bytes.js';
+import { MESSAGE_SPECS } from '../../lib/wire/message-spec.js';
 import { formatBytes } from '../../lib/core/bytes.js';
 import { frameJson, stringifyJson, diagnosticJson } from '../../lib/render/json.js';
 import { withFrames, withJson } from '../options.js';
 import { ioOf, processIo, type Io } from '../io.js';
 import { EXIT } from '../exit-codes.js';
+import { errorJson } from '../errors.js';
+import { plural } from '../shared.js';
 
 /** Read size: large enough that a read's fixed cost is nothing, small enough to stay in cache. */
 const CHUNK_SIZE = 1 << 20;
@@ -26,6 +31,10 @@ export const describe = 'Decode a pcap/pcapng capture (or live traffic through a
 export function builder(y: Argv) {
   return withFrames(withJson(y))
     .positional('capture', { type: 'string', describe: 'pcap or pcapng file (format found by its magic bytes, not its name)' })
+    .option('keylog', {
+      type: 'string',
+      describe: 'Decrypt MSE/PE streams with the secrets in this key log (written by download/seed/handshake --keylog; default $BTSCOPE_KEYLOG)',
+    })
     .option('summary', { type: 'boolean', default: false, describe: 'Tables: streams (endpoints, peer ids, clients, extensions, bytes, messages), message counts by type, tracker and DHT transactions with round trips' })
     .option('stream', { type: 'number', describe: 'Only this stream (numbers as in the output)' })
     .option('type', { type: 'string', array: true, describe: 'Only these message types (piece, handshake, extended, ut_metadata, ut_pex, dht, get_peers, udp-tracker, http-tracker, lsd, undecoded...); repeatable or comma-separated' })
@@ -36,9 +45,10 @@ export function builder(y: Argv) {
     .option('forward', { type: 'string', describe: 'Live mode: HOST:PORT of the peer to forward to' })
     .option('duration', { type: 'number', describe: 'Live mode: stop after this many seconds (default: until interrupted)' })
     .check((a) => {
-      if (a.listen === undefined && !a.capture) throw new Error('Give a capture file, or --listen PORT --forward HOST:PORT for live mode.');
-      if (a.listen !== undefined && !a.forward) throw new Error('--listen needs --forward HOST:PORT.');
-      if ((a.extract === undefined) !== (a.torrent === undefined)) throw new Error('--extract DIR and --torrent FILE go together.');
+      if (a.listen === undefined && !a.capture) throw new UsageError('give a capture file, or --listen PORT --forward HOST:PORT for live mode');
+      if (a.listen !== undefined && !a.forward) throw new UsageError('--listen needs --forward HOST:PORT');
+      if ((a.extract === undefined) !== (a.torrent === undefined)) throw new UsageError('--extract DIR and --torrent FILE go together');
+      checkTypes(a.type as string[] | undefined);
       return true;
     })
     .example('$0 trace capture.pcapng', 'one line per message: time, stream, endpoints, message and its key fields')
@@ -46,7 +56,7 @@ export function builder(y: Argv) {
     .example('$0 trace capture.pcap --stream 3 --type piece --frames', 'hex-annotated piece messages of stream 3')
     .example('$0 trace capture.pcap --extract out/ --torrent x.torrent', 'rebuild and check the pieces seen')
     .example('$0 trace --listen 7000 --forward 127.0.0.1:6881', 'live: point a client at 127.0.0.1:7000')
-    .epilogue('Exit codes: 0 decoded; 1 --extract found a piece with a wrong hash; 3 the capture is not pcap/pcapng or is corrupt.');
+    .epilogue('--json: one JSON document a line (events, then the summary or the extraction); when the run fails, the last line is {"ok": false, "error": ...}. Exit codes: 0 decoded; 1 --extract found a piece with a wrong hash, or no stream carries the torrent\'s info-hash; 2 usage (a --type or --stream that does not exist); 3 the capture is not pcap/pcapng or is corrupt.');
 }
 
 interface Args {
@@ -62,6 +72,7 @@ interface Args {
   listen?: number;
   forward?: string;
   duration?: number;
+  keylog?: string;
   io?: unknown;
   signal?: AbortSignal;
 }
@@ -69,6 +80,16 @@ interface Args {
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
   const out = new LineBuffer(io);
+  try {
+    return await trace(argv, io, out);
+  } catch (e) {
+    // --json is a stream of documents, one a line: a failure after some of them is the last line.
+    if (argv.json && out.wrote && !out.closed) io.out(JSON.stringify(errorJson(e)));
+    throw e;
+  }
+}
+
+async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
   if (io === processIo) {
     // `btscope trace x.pcap | head`: stop reading when the reader goes away.
     process.stdout.once('error', (e: NodeJS.ErrnoException) => {
@@ -90,24 +111,30 @@ export async function handler(argv: Args): Promise<number> {
     : undefined;
 
   let extractor: PieceExtractor | undefined;
+  /** --extract: the info-hashes (hex) a stream of the torrent carries in its handshake. */
+  let wantedHashes: string[] = [];
   let writer: PieceWriter | undefined;
   let rangesText: ((xs: number[]) => string) | undefined;
   if (argv.extract !== undefined) {
-    const [{ parseTorrent }, { safeFilePath }, storage, extract] = await Promise.all([
-      import('../../lib/metainfo/parse.js'),
+    const [{ readTorrent }, { readInput }, { safeFilePath }, storage, extract] = await Promise.all([
+      import('../shared.js'),
+      import('../input.js'),
       import('../../lib/metainfo/safe-path.js'),
       import('../../lib/engine/storage.js'),
       import('../../lib/trace/extract.js'),
     ]);
     rangesText = extract.rangesText;
-    const t = parseTorrent(new Uint8Array(await readFile(argv.torrent!)));
+    const t = readTorrent(await readInput(argv.torrent!), argv.torrent!);
+    wantedHashes = [t.infoHash, t.infoHashV2?.subarray(0, 20)].filter((h): h is Uint8Array => h != null).map(toHex);
     // Storage: every path made safe, created below the folder only, never through a symlink on disk.
     writer = new PieceWriter(t, new storage.Storage(storage.torrentStorageFiles(t.files, argv.extract, safeFilePath), { root: argv.extract }));
     extractor = new extract.PieceExtractor(t, (index, data, outcome) => {
       if (outcome === 'ok') writer!.queue(index, data);
     });
   }
+  const mseSecrets = await readKeylog(argv.keylog ?? process.env['BTSCOPE_KEYLOG'], io);
   const tracer = new Tracer({
+    ...(mseSecrets.length ? { mseSecrets } : {}),
     // Blocks are needed only to show them (--frames) or rebuild pieces (--extract).
     keepPieceBlocks: argv.frames || extractor !== undefined,
     ...(onEvent ? { onEvent } : {}),
@@ -140,18 +167,29 @@ export async function handler(argv: Args): Promise<number> {
   }
   for (const d of summary.diagnostics.slice(0, 20)) if (!argv.json) io.err(`note: ${d.message}`);
 
+  if (argv.stream !== undefined && !summary.streams.some((x) => x.id === argv.stream)) {
+    const ids = summary.streams.map((x) => x.id);
+    throw new UsageError(`--stream ${argv.stream}: no such stream in ${path} (${ids.length ? `streams ${ids.length > 1 ? `${Math.min(...ids)} to ${Math.max(...ids)}` : ids[0]}` : 'it has no streams'})`);
+  }
+
   if (extractor && writer && rangesText) {
     const refused = await writer.finish();
     const r = extractor.report();
+    const carried = summary.streams.filter((x) => x.infoHash !== undefined && wantedHashes.includes(x.infoHash.toLowerCase()));
+    if (carried.length === 0 && r.ok.length === 0 && r.bad.length === 0 && r.partial.length === 0) {
+      // Nothing of this torrent went by: "0 of N pieces" would read as a failed transfer, not a wrong --torrent.
+      const seen = [...new Set(summary.streams.map((x) => x.infoHash).filter((h) => h !== undefined))];
+      throw new BtscopeError('info_hash_not_in_capture', `no stream in ${path} carries info-hash ${wantedHashes[0]} of ${argv.torrent}${seen.length ? ` (the capture's streams carry ${seen.slice(0, 3).join(', ')}${seen.length > 3 ? ', …' : ''})` : ''}; nothing extracted`);
+    }
     if (argv.json && argv.summary) {
       // already printed the summary; put the extraction on stderr to keep stdout one JSON document
       io.err(stringifyJson({ extract: r }));
     } else if (argv.json) io.out(stringifyJson({ extract: r }));
     else {
       io.out(`extract: ${r.ok.length} of ${r.pieceCount} pieces complete and correct${r.ok.length ? ` (${rangesText(r.ok)})` : ''}; written to ${argv.extract}`);
-      if (r.bad.length) io.out(`extract: ${r.bad.length} pieces complete but WRONG hash: ${rangesText(r.bad)}`);
-      if (r.partial.length) io.out(`extract: ${r.partial.length} pieces seen in part: ${rangesText(r.partial)}`);
-      if (r.strayBlocks) io.out(`extract: ${r.strayBlocks} blocks did not fit the torrent (another torrent in the capture?)`);
+      if (r.bad.length) io.out(`extract: ${plural(r.bad.length, 'piece')} complete but WRONG hash: ${rangesText(r.bad)}`);
+      if (r.partial.length) io.out(`extract: ${plural(r.partial.length, 'piece')} seen in part: ${rangesText(r.partial)}`);
+      if (r.strayBlocks) io.out(`extract: ${plural(r.strayBlocks, 'block')} did not fit the torrent (another torrent in the capture?)`);
     }
     // A piece that could not be written (a symlink in the folder, a path outside it): the report stands, the run fails.
     if (refused) throw refused;
@@ -166,11 +204,15 @@ async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promis
   const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
   const { startTraceProxy } = await import('../../lib/trace/proxy.js');
   const Table = argv.summary && !argv.json ? await loadTable() : undefined;
+  // With --torrent, MSE/PE is terminated on both sides (SKEY is its info-hash) and the decrypted stream traced.
+  const t = argv.torrent ? (await import('../../lib/metainfo/parse.js')).parseTorrent(new Uint8Array(await readFile(argv.torrent))) : undefined;
+  const infoHashes = t ? [t.infoHash, t.infoHashV2?.subarray(0, 20)].filter((h): h is Uint8Array => h != null) : [];
   const proxy = await startTraceProxy(tracer, {
     listenPort: argv.listen!,
     forwardHost: host,
     forwardPort: Number(m[2]),
-    onListening: (port) => io.err(`listening on 127.0.0.1:${port}, forwarding to ${argv.forward}`),
+    ...(infoHashes.length ? { infoHashes } : {}),
+    onListening: (port) => io.err(`listening on 127.0.0.1:${port}, forwarding to ${argv.forward}${infoHashes.length ? ' (MSE/PE terminated both ways: decrypted)' : ''}`),
     onClose: (s) => {
       out.flush();
       io.err(`stream ${s.id} closed: ${s.out.bytes} bytes out, ${s.in.bytes} bytes in, ${s.out.messages + s.in.messages} messages`);
@@ -249,6 +291,8 @@ class LineBuffer {
   private lines: string[] = [];
   autoFlush = false;
   closed = false;
+  /** Some line went out. */
+  wrote = false;
   constructor(private readonly io: Io) {}
   line(s: string): void {
     this.lines.push(s);
@@ -261,7 +305,35 @@ class LineBuffer {
       return;
     }
     this.io.out(this.lines.join('\n'));
+    this.wrote = true;
     this.lines = [];
+  }
+}
+
+/** Protocols the tracer labels events with (`--type dht` keeps every DHT message). */
+const TRACE_PROTOCOLS = ['peer', 'http-tracker', 'udp-tracker', 'dht', 'lsd', 'http', 'utp', 'unknown'];
+/** Names an event's type ends with besides the peer wire's (DHT methods, tracker requests and answers). */
+const TRACE_OTHER_TYPES = [
+  'handshake', 'keep_alive', 'malformed', 'undecoded',
+  'ping', 'find_node', 'get_peers', 'announce_peer', 'get', 'put', 'sample_infohashes', 'query', 'response', 'error',
+  'announce', 'connect_request', 'connect_response', 'announce_request', 'announce_response', 'scrape_request', 'scrape_response',
+  'upload_only', 'share_mode',
+];
+
+/**
+ * `--type` values checked before the capture is read: a name the tracer never gives an
+ * event would silently filter everything out. Extension names (BEP 10 `m` keys) are
+ * whatever peers register, so any `ut_*` / `lt_*` name is taken.
+ */
+function checkTypes(types: readonly string[] | undefined): void {
+  const known = new Set([...Object.keys(MESSAGE_SPECS), ...TRACE_OTHER_TYPES, ...TRACE_PROTOCOLS]);
+  const valid = (t: string): boolean => {
+    if (known.has(t) || /^(ut|lt)_[a-z0-9_]+$/.test(t)) return true;
+    const dot = t.indexOf('.');
+    return dot > 0 && TRACE_PROTOCOLS.includes(t.slice(0, dot)) && /^[a-z0-9_]+$/.test(t.slice(dot + 1));
+  };
+  for (const t of (types ?? []).flatMap((x) => String(x).split(',')).map((x) => x.trim()).filter(Boolean)) {
+    if (!valid(t)) throw new UsageError(`--type ${t}: not a message type; valid: ${[...TRACE_PROTOCOLS, ...Object.keys(MESSAGE_SPECS), ...TRACE_OTHER_TYPES].join(', ')}, ut_*/lt_* extension names, or PROTOCOL.NAME (dht.get_peers)`);
   }
 }
 
@@ -382,4 +454,18 @@ class PieceWriter {
     await this.storage.close();
     return this.refused;
   }
+}
+
+/** The key log's secrets (none without one); lines that are not MSE_SECRET lines are named on stderr. */
+async function readKeylog(file: string | undefined, io: { err(line: string): void }): Promise<MseSecret[]> {
+  if (!file) return [];
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--keylog ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const { secrets, badLines } = parseKeylog(text);
+  if (badLines.length) io.err(`--keylog ${file}: line${badLines.length > 1 ? 's' : ''} ${badLines.slice(0, 5).join(', ')} not a MSE_SECRET line, skipped`);
+  return secrets;
 }

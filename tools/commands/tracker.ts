@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
 import Table from 'cli-table3';
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fromHex, toHex } from '../../lib/core/bytes.js';
 import { UsageError } from '../../lib/core/errors.js';
@@ -20,6 +19,8 @@ import { readInput } from '../input.js';
 import { ioOf } from '../io.js';
 import { withFrames, withJson, withTimeout } from '../options.js';
 import { readTorrent } from '../shared.js';
+import { reservePort } from '../peer-source.js';
+import { makePeerId } from '../../lib/peer/identity.js';
 
 export const command = 'tracker <target>';
 export const describe = 'Probe trackers (HTTP, HTTPS, UDP): announce or scrape, and show exactly what each one answered, or why it failed';
@@ -30,7 +31,7 @@ export function builder(y: Argv) {
     .option('tracker', { type: 'string', array: true, default: [], describe: 'Also probe this tracker URL (repeatable); the target\'s own trackers (every tier) are always probed' })
     .option('scrape', { type: 'boolean', default: false, describe: 'Scrape (BEP 48 / BEP 15) instead of announcing: seeders, leechers, downloaded' })
     .option('event', { choices: ['started', 'completed', 'stopped'] as const, describe: 'Announce event (default: none, a regular announce)' })
-    .option('port', { type: 'number', default: 6881, describe: 'Port we announce (nobody listens there: this is a probe)' })
+    .option('port', { type: 'number', describe: 'Port we announce (default: one held open on 127.0.0.1 during the probe, so a peer given our entry reaches nobody else)' })
     .option('numwant', { type: 'number', describe: 'Peers asked for (default: the tracker decides)' })
     .option('left', { type: 'number', describe: 'Bytes left to announce (default: the torrent size, 1 when unknown, 0 with --event completed|stopped)' })
     .option('show-secrets', { type: 'boolean', default: false, describe: 'Show passkeys in URLs and frames (masked as *** otherwise)' })
@@ -41,6 +42,7 @@ export function builder(y: Argv) {
     .example('$0 tracker magnet:?xt=... --scrape --json | jq .results', 'seeders and leechers per tracker, for scripts')
     .epilogue(
       'Timeouts: --timeout caps each tracker\'s whole attempt; UDP retransmits after 15 s, 30 s, ... (BEP 15) within it.\n' +
+        'Cleaning up: a plain announce (no --event) is followed by `stopped` to each tracker that answered, so the probe leaves no phantom peer in the swarm; with --event the announce is sent as asked and nothing else.\n' +
         'Exit codes: 0 at least one tracker answered; 1 none did; 2 usage (no trackers, bad target); 3 unreadable torrent or magnet.',
     );
 }
@@ -50,7 +52,7 @@ interface Args {
   tracker: string[];
   scrape: boolean;
   event?: AnnounceEvent;
-  port: number;
+  port?: number;
   numwant?: number;
   left?: number;
   timeout: number;
@@ -103,6 +105,8 @@ interface ProbeRow {
   scrape?: ScrapeResult;
   error?: TrackerError | Error;
   frames: Frame[];
+  /** Our entry taken out again by a `stopped` announce: true, false (sent, not answered), undefined (not sent). */
+  stopped?: boolean;
 }
 
 export async function handler(argv: Args): Promise<number> {
@@ -111,7 +115,7 @@ export async function handler(argv: Args): Promise<number> {
   const target = await resolveTarget(argv.target);
   const urls = [...new Set([...target.trackers, ...argv.tracker])];
   if (urls.length === 0) throw new UsageError('no trackers to probe: the target names none; add --tracker URL');
-  const peerId = new Uint8Array(Buffer.concat([Buffer.from('-BS0001-'), Buffer.from(randomBytes(6).toString('hex'))]));
+  const peerId = makePeerId();
   const event = argv.event;
   const left = argv.left ?? (event === 'completed' || event === 'stopped' ? 0 : (target.length ?? 1));
   const timeoutMs = Math.max(0.1, argv.timeout) * 1000;
@@ -120,6 +124,12 @@ export async function handler(argv: Args): Promise<number> {
   const show = (u: string): string => (argv['show-secrets'] ? u : maskSecrets(u));
 
   if (io.errIsTTY && !argv.json) io.err(`probing ${urls.length} tracker${urls.length === 1 ? '' : 's'} for ${toHex(target.infoHash)} …`);
+  // Without --port, the port we announce is one we hold, so nobody else is dialled by a peer that gets our entry.
+  const reservation = argv.port === undefined && !argv.scrape ? await reservePort() : undefined;
+  const port = argv.port ?? reservation?.port ?? 0;
+  // A plain probe takes its entry out again; --event is sent as asked, and only that.
+  const cleanUp = !argv.scrape && event === undefined;
+  try {
   const rows = await Promise.all(
     urls.map(async (url): Promise<ProbeRow> => {
       const started = performance.now();
@@ -133,7 +143,7 @@ export async function handler(argv: Args): Promise<number> {
             {
               infoHash: target.infoHash,
               peerId,
-              port: argv.port,
+              port,
               uploaded: 0,
               downloaded: 0,
               left,
@@ -144,24 +154,40 @@ export async function handler(argv: Args): Promise<number> {
           );
         }
         row.ok = true;
-        row.frames = (row.result ?? row.scrape)!.frames;
+        row.rttMs = performance.now() - started;
+        row.frames = [...(row.result ?? row.scrape)!.frames];
+        if (cleanUp) {
+          const stop = await announce(url, { infoHash: target.infoHash, peerId, port, uploaded: 0, downloaded: 0, left, event: 'stopped', numwant: 0 }, { ...reqOpts, timeoutMs: Math.min(timeoutMs, 3000) }).then(
+            (r) => r,
+            () => undefined,
+          );
+          row.stopped = stop !== undefined;
+          if (stop) row.frames.push(...stop.frames);
+        }
       } catch (e) {
         row.error = e as Error;
         row.frames = e instanceof TrackerError ? e.frames : [];
         if (!(e instanceof TrackerError) && !(e instanceof Error)) throw e;
       }
-      row.rttMs = performance.now() - started;
+      if (!row.ok) row.rttMs = performance.now() - started;
       if (!argv['show-secrets']) row.frames = row.frames.map((f) => redactFrame(f, secretsOf(url)));
       return row;
     }),
   );
 
   const answered = rows.filter((r) => r.ok).length;
+  const stoppedCount = rows.filter((r) => r.stopped).length;
+  const failure = answered > 0 ? undefined : `no tracker answered (${rows.map((r) => `${r.shown}: ${r.error ? errorText(r.error) : 'no answer'}`).join('; ')})`;
+  if (failure) io.err(`btscope: ${failure}`);
   if (argv.json) {
     io.out(
       JSON.stringify(
         {
+          ok: answered > 0,
+          ...(failure ? { error: failure } : {}),
           infoHash: toHex(target.infoHash),
+          port,
+          cleanup: cleanUp ? (answered === 0 ? 'nothing to clean up' : `stopped sent to ${answered}, answered by ${stoppedCount}`) : argv.scrape ? 'none (scrape)' : `none (--event ${event})`,
           hashNote: target.hashNote,
           mode: argv.scrape ? 'scrape' : 'announce',
           results: rows.map((r) => jsonRow(r, argv.frames)),
@@ -214,7 +240,17 @@ export async function handler(argv: Args): Promise<number> {
     }
   }
   io.out(`\n${answered} of ${rows.length} tracker${rows.length === 1 ? '' : 's'} answered`);
+  if (cleanUp && answered > 0) {
+    io.out(
+      stoppedCount === answered
+        ? `sent stopped to ${answered === 1 ? 'it' : `all ${answered}`}: the probe left no peer behind (port ${port})`
+        : `sent stopped to ${answered}, ${answered - stoppedCount} did not answer it: our entry (port ${port}) stays there until it expires`,
+    );
+  }
   return answered > 0 ? EXIT.ok : EXIT.failure;
+  } finally {
+    await reservation?.release();
+  }
 }
 
 function readCa(file: string): Buffer {
@@ -256,6 +292,7 @@ function jsonRow(r: ProbeRow, frames: boolean): Record<string, unknown> {
     errorCode: r.error ? ((r.error as { code?: string }).code ?? null) : null,
     step: r.error instanceof TrackerError ? r.error.step : null,
     rttMs: Math.round(r.rttMs * 10) / 10,
+    stopped: r.stopped ?? null,
   };
   if (r.result) {
     Object.assign(out, {
