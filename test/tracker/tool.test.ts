@@ -145,7 +145,7 @@ describe('btscope tracker-serve', () => {
     for (const port of [99999, -1, 1.5, Number.NaN]) {
       const e = await serveTool({ ...args, port }).catch((x) => x);
       expect(e).toBeInstanceOf(UsageError);
-      expect(describeError(e)).toEqual({ message: expect.stringMatching(/^--port .*: must be a whole number from 0 to 65535$/), exitCode: EXIT.usage });
+      expect(describeError(e)).toMatchObject({ message: expect.stringMatching(/^--port .*: must be a whole number from 0 to 65535$/), exitCode: EXIT.usage });
     }
     for (const [busy, extra] of [
       [tracker.httpPort, {}],
