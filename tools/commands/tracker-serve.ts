@@ -16,7 +16,7 @@ type LogMode = (typeof LOG_MODES)[number];
 
 export function builder(y: Argv) {
   return withJson(y)
-    .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (::1 for IPv6)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on (::1 for IPv6, :: for IPv4 and IPv6)' })
     .option('port', { type: 'number', default: 0, describe: 'Port for HTTP (TCP) and UDP alike; 0 picks free ports' })
     .option('http', { type: 'boolean', default: true, describe: 'Serve HTTP (--no-http to turn off)' })
     .option('udp', { type: 'boolean', default: true, describe: 'Serve UDP (--no-udp to turn off)' })
