@@ -403,3 +403,102 @@ export function intOf(dict: BNode, key: string, diagnostics: Diagnostic[]): numb
   diagnostics.push(diagnostic('wrong_type', 'warning', `${key} is ${node.kind}, should be an integer`, node.span));
   return undefined;
 }
+
+/** What a tracker reads from an announce or scrape target, without fields or diagnostics. */
+export type AnnounceParams = Omit<AnnounceQuery, 'params'> & {
+  /** Every `info_hash`, in order (a BEP 48 scrape names several). */
+  readonly infoHashes: Uint8Array[];
+};
+
+const HEX_VALUE = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
+
+/** `%XX` to the byte, `+` to a space, anything else as its char code (as parseQuery; a bad escape stays literal). */
+function unescapeBytes(text: string, from: number, to: number): Uint8Array {
+  const out = new Uint8Array(to - from);
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 37 && i + 2 < to) {
+      const hi = HEX_VALUE(text.charCodeAt(i + 1));
+      const lo = HEX_VALUE(text.charCodeAt(i + 2));
+      if (hi >= 0 && lo >= 0) {
+        out[n++] = (hi << 4) | lo;
+        i += 2;
+        continue;
+      }
+    }
+    out[n++] = c === 43 ? 32 : c & 0xff;
+  }
+  return out.subarray(0, n);
+}
+
+/** A whole number in `text[from, to)`, or undefined (as decodeAnnounceQuery: `-?\d+`). */
+function wholeNumber(text: string, from: number, to: number): number | undefined {
+  let i = from;
+  const negative = text.charCodeAt(i) === 45;
+  if (negative) i++;
+  if (i >= to) return undefined;
+  let n = 0;
+  for (; i < to; i++) {
+    const c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return undefined;
+    n = n * 10 + c;
+  }
+  return negative ? -n : n;
+}
+
+/**
+ * The announce parameters a tracker acts on, read straight off the request
+ * target: the server's hot path. The same values as `decodeAnnounceQuery` (the
+ * first of a repeated parameter counts; numbers that are not `-?\d+` are left
+ * out), with no spans, fields or diagnostics; keys are matched as sent.
+ */
+export function readAnnounceParams(target: string): AnnounceParams {
+  const value: { -readonly [K in keyof AnnounceParams]: AnnounceParams[K] } = { infoHashes: [] };
+  const seen = new Set<string>();
+  const q = target.indexOf('?');
+  let pos = q < 0 ? target.length : q + 1;
+  while (pos < target.length) {
+    let amp = target.indexOf('&', pos);
+    if (amp < 0) amp = target.length;
+    let eq = target.indexOf('=', pos);
+    if (eq < 0 || eq > amp) eq = amp;
+    const key = target.slice(pos, eq);
+    const from = Math.min(eq + 1, amp);
+    const first = !seen.has(key);
+    seen.add(key);
+    if (key === 'info_hash') value.infoHashes.push(unescapeBytes(target, from, amp));
+    if (first) {
+      switch (key) {
+        case 'info_hash':
+          value.infoHash = value.infoHashes[value.infoHashes.length - 1]!;
+          break;
+        case 'peer_id':
+          value.peerId = unescapeBytes(target, from, amp);
+          break;
+        case 'port':
+        case 'uploaded':
+        case 'downloaded':
+        case 'left':
+        case 'numwant': {
+          const n = wholeNumber(target, from, amp);
+          if (n !== undefined) value[key] = n;
+          break;
+        }
+        case 'compact':
+        case 'no_peer_id': {
+          const n = wholeNumber(target, from, amp);
+          if (n !== undefined) value[key === 'compact' ? 'compact' : 'noPeerId'] = n !== 0;
+          break;
+        }
+        case 'event': {
+          const e = target.slice(from, amp);
+          if (e === 'started' || e === 'completed' || e === 'stopped' || e === 'paused') value.event = e;
+          break;
+        }
+      }
+    }
+    pos = amp + 1;
+  }
+  return value;
+}

@@ -161,3 +161,44 @@ export function headerValue(headers: readonly HttpHeader[], name: string): strin
   const lower = name.toLowerCase();
   return headers.find((h) => h.name.toLowerCase() === lower)?.value;
 }
+
+/** What a server needs of a request head, read without fields or diagnostics (the tracker's hot path). */
+export interface HttpRequestEssentials {
+  readonly method: string;
+  readonly target: string;
+  /** The connection stays open after the answer: HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with `Connection: keep-alive` (RFC 9112 9.3). */
+  readonly keepAlive: boolean;
+  /** A body follows the head (Content-Length above 0 or chunked): a tracker does not read one. */
+  readonly hasBody: boolean;
+}
+
+/**
+ * The request line and the headers that decide the connection's fate, from a
+ * head's text (latin1, up to but not including the blank line). Undefined when
+ * the request line is not `METHOD SP TARGET SP HTTP/1.x`.
+ */
+export function readHttpRequestEssentials(head: string): HttpRequestEssentials | undefined {
+  const eol = head.indexOf('\r\n');
+  const line = eol < 0 ? head : head.slice(0, eol);
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.lastIndexOf(' ');
+  if (sp1 <= 0 || sp2 <= sp1 + 1) return undefined;
+  const version = line.slice(sp2 + 1);
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') return undefined;
+  let keepAlive = version === 'HTTP/1.1';
+  let hasBody = false;
+  for (let at = eol; at >= 0 && at < head.length; ) {
+    const next = head.indexOf('\r\n', at + 2);
+    const header = head.slice(at + 2, next < 0 ? head.length : next);
+    const colon = header.indexOf(':');
+    if (colon > 0) {
+      const name = header.slice(0, colon).trim().toLowerCase();
+      const value = header.slice(colon + 1).trim().toLowerCase();
+      if (name === 'connection') keepAlive = value.includes('close') ? false : value.includes('keep-alive') ? true : keepAlive;
+      else if (name === 'content-length') hasBody ||= value !== '0';
+      else if (name === 'transfer-encoding') hasBody = true;
+    }
+    at = next;
+  }
+  return { method: line.slice(0, sp1), target: line.slice(sp1 + 1, sp2), keepAlive, hasBody };
+}

@@ -521,3 +521,68 @@ export function encodeUdpMessage(msg: UdpMessage, family: AddressFamily = 4): Ui
     }
   }
 }
+
+/** The 16-byte head of a BEP 15 request as a tracker reads it on its hot path: no Frame, no BigInt. */
+export interface UdpRequestHead {
+  /** The connection id's (or the connect magic's) high and low 32 bits. */
+  readonly connectionIdHi: number;
+  readonly connectionIdLo: number;
+  readonly action: number;
+  readonly transactionId: number;
+}
+
+/** The request head, or undefined when the datagram is shorter than 16 bytes. */
+export function readUdpRequestHead(b: Uint8Array): UdpRequestHead | undefined {
+  if (b.length < 16) return undefined;
+  return { connectionIdHi: u32(b, 0), connectionIdLo: u32(b, 4), action: u32(b, 8), transactionId: u32(b, 12) };
+}
+
+/** The connect request's magic (BEP 15), split as `readUdpRequestHead` returns it. */
+export const UDP_PROTOCOL_ID_HI = Number(UDP_PROTOCOL_ID >> 32n);
+export const UDP_PROTOCOL_ID_LO = Number(UDP_PROTOCOL_ID & 0xffffffffn);
+
+/** An announce request's fields as a tracker needs them; `infoHash` and `peerId` are views into the datagram. */
+export interface UdpAnnounceView {
+  readonly infoHash: Uint8Array;
+  readonly peerId: Uint8Array;
+  /** u64 counters as numbers (exact up to 2^53 bytes). */
+  readonly downloaded: number;
+  readonly left: number;
+  readonly uploaded: number;
+  readonly event: number;
+  readonly ip: number;
+  readonly key: number;
+  readonly numWant: number;
+  readonly port: number;
+}
+
+/** Read an announce request's fixed part (BEP 15); undefined when shorter than its 98 bytes. Options are not read. */
+export function readUdpAnnounce(b: Uint8Array): UdpAnnounceView | undefined {
+  if (b.length < FIXED.announce_request) return undefined;
+  const u64 = (at: number): number => u32(b, at) * 0x1_0000_0000 + u32(b, at + 4);
+  return {
+    infoHash: b.subarray(16, 36),
+    peerId: b.subarray(36, 56),
+    downloaded: u64(56),
+    left: u64(64),
+    uploaded: u64(72),
+    event: u32(b, 80),
+    ip: u32(b, 84),
+    key: u32(b, 88),
+    numWant: u32(b, 92) | 0,
+    port: (b[96]! << 8) | b[97]!,
+  };
+}
+
+/** An announce response (BEP 15) around peers already in compact form (6 or 18 bytes each). */
+export function encodeUdpAnnounceResponse(transactionId: number, interval: number, leechers: number, seeders: number, compactPeers: Uint8Array): Uint8Array {
+  const out = new Uint8Array(20 + compactPeers.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, UDP_ACTIONS.announce);
+  dv.setUint32(4, transactionId >>> 0);
+  dv.setUint32(8, interval >>> 0);
+  dv.setUint32(12, leechers >>> 0);
+  dv.setUint32(16, seeders >>> 0);
+  out.set(compactPeers, 20);
+  return out;
+}

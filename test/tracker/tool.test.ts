@@ -11,6 +11,7 @@ import { encode } from '../../lib/bencode/encode.js';
 import { fromHex, toHex } from '../../lib/core/bytes.js';
 import { UsageError } from '../../lib/core/errors.js';
 import { EXIT } from '../../tools/exit-codes.js';
+import { describeError } from '../../tools/errors.js';
 
 const HASH = '0123456789abcdef0123456789abcdef01234567';
 let n = 0;
@@ -116,6 +117,9 @@ describe('btscope tracker', () => {
   });
 });
 
+/** tracker-serve writes its lines in batches (one write per batch, not per announce). */
+const jsonLines = (out: readonly string[]) => out.flatMap((chunk) => chunk.split('\n')).map((l) => JSON.parse(l));
+
 describe('btscope tracker-serve', () => {
   it('serves, logs each announce as JSON, and stops on its signal', async () => {
     const io = captureIo();
@@ -124,15 +128,37 @@ describe('btscope tracker-serve', () => {
     let listening: { url: string; udpUrl: string } | undefined;
     for (let i = 0; i < 100 && !listening; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      listening = io.stdout.map((l) => JSON.parse(l)).find((l) => l.type === 'listening');
+      listening = jsonLines(io.stdout).find((l) => l.type === 'listening');
     }
     expect(listening).toBeDefined();
     await announce(listening!.udpUrl, { infoHash: fromHex(HASH), peerId: new Uint8Array(20).fill(1), port: 7777, uploaded: 0, downloaded: 0, left: 10, event: 'started' }, { timeoutMs: 3000 });
     stop.abort();
     expect(await running).toBe(0);
-    const lines = io.stdout.map((l) => JSON.parse(l));
+    const lines = jsonLines(io.stdout);
     expect(lines.find((l) => l.type === 'announce')).toMatchObject({ protocol: 'udp', infoHash: HASH, peer: '127.0.0.1:7777', event: 'started', incomplete: 1 });
     expect(lines[lines.length - 1]).toEqual({ type: 'stopped', torrents: 1 });
     expect(toHex(fromHex(HASH))).toBe(HASH);
   });
+
+  it('a port out of range is a usage error (exit 2); a busy port one line, no stack (issue 14)', async () => {
+    const args = { host: '127.0.0.1', http: true, udp: true, interval: 60, json: false, io: captureIo() };
+    for (const port of [99999, -1, 1.5, Number.NaN]) {
+      const e = await serveTool({ ...args, port }).catch((x) => x);
+      expect(e).toBeInstanceOf(UsageError);
+      expect(describeError(e)).toMatchObject({ message: expect.stringMatching(/^--port .*: must be a whole number from 0 to 65535$/), exitCode: EXIT.usage });
+    }
+    for (const [busy, extra] of [
+      [tracker.httpPort, {}],
+      [tracker.udpPort, { http: false }],
+    ] as const) {
+      const e = await serveTool({ ...args, ...extra, port: busy }).catch((x) => x);
+      // A BtscopeError('listen') with the errno as its cause: tools/errors.ts words it and picks the exit code.
+      expect(e).toMatchObject({ code: 'listen', cause: { code: 'EADDRINUSE' } });
+      const { message, exitCode } = describeError(e);
+      expect([EXIT.failure, EXIT.usage]).toContain(exitCode);
+      expect(message).toMatch(new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${busy} \\(${'http' in extra ? 'udp' : 'tcp'}\\): the port is in use`));
+      expect(message).not.toMatch(/\n|    at /);
+    }
+  });
 });
+

@@ -1,13 +1,16 @@
-import { once } from 'node:events';
-import type { Server } from 'node:http';
+import type { Server as TcpServer } from 'node:net';
 import type { Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
-import { familyOf } from '../compact-peers.js';
-import { createHttpTracker } from './http.js';
+import { BtscopeError } from '../../core/errors.js';
+import { familyOf, formatEndpoint } from '../../core/address.js';
+import { newTrackerStats, type AnnounceEventInfo, type TrackerConfig, type TrackerStats } from './config.js';
+import { createHttpTracker, type HttpTrackerServer } from './http.js';
 import { createUdpTracker } from './udp.js';
-import { SwarmRegistry } from './swarm.js';
+import { SwarmRegistry, type TrackerNotice } from './swarm.js';
 
-export { SwarmRegistry } from './swarm.js';
+export { SwarmRegistry, Swarm, type TrackerNotice } from './swarm.js';
+export { newTrackerStats, type AnnounceEventInfo, type TrackerConfig, type TrackerStats } from './config.js';
+export { parseWhitelist, type Whitelist } from './whitelist.js';
 
 export interface StartTrackerOptions {
   /** Address to listen on; loopback by default. */
@@ -22,28 +25,25 @@ export interface StartTrackerOptions {
   /** Peers handed out when the client does not say (numwant). */
   defaultNumwant?: number;
   maxNumwant?: number;
-  /** Seconds before a silent peer is dropped (default 2 * interval + 60). */
+  /** Seconds before a silent peer is dropped (default 2 * interval); `stopped` drops it at once. */
   peerTimeout?: number;
+  /** Peers in one swarm (default 1 000 000); past it new peers are refused and onNotice says so once. */
+  maxPeersPerSwarm?: number;
+  /** Peers in all swarms together (default 2 000 000: about 200 MB). */
+  maxPeers?: number;
+  /** Torrents (default 100 000). */
+  maxSwarms?: number;
+  /** BEP 15 connects a second per source address after a burst (defaults 50 and 200); the rest are dropped. */
+  connectRate?: number;
+  connectBurst?: number;
+  /** Hex info-hashes to serve (any when undefined); `setWhitelist` changes it while running. */
+  whitelist?: Iterable<string>;
   /** Called after each accepted announce (for logs and tests). */
   onAnnounce?: (a: AnnounceEventInfo) => void;
-}
-
-export interface AnnounceEventInfo {
-  readonly protocol: 'http' | 'udp';
-  readonly infoHash: Uint8Array;
-  readonly peerId: Uint8Array;
-  readonly ip: string;
-  readonly port: number;
-  readonly event?: string | undefined;
-}
-
-export interface TrackerConfig {
-  interval: number;
-  minInterval: number;
-  defaultNumwant: number;
-  maxNumwant: number;
-  maxScrape: number;
-  onAnnounce?: ((a: AnnounceEventInfo) => void) | undefined;
+  /** A cap was reached (said once, again after the count fell below 90 % of it). */
+  onNotice?: (n: TrackerNotice) => void;
+  /** The clock (ms since the epoch), for tests of expiry and connection ids. */
+  now?: () => number;
 }
 
 export interface RunningTracker {
@@ -57,6 +57,12 @@ export interface RunningTracker {
   readonly udpUrl: string;
   /** Live state: hex info-hash -> swarm (peers, complete, incomplete, downloaded). */
   readonly swarms: SwarmRegistry;
+  /** Counters since start. */
+  readonly stats: TrackerStats;
+  /** Serve only these hex info-hashes from now on (undefined: any), as opentracker's SIGHUP reload does. */
+  setWhitelist(hexes: Iterable<string> | undefined): void;
+  /** Drop silent peers now (the server also does it on a timer); returns how many. */
+  expire(): number;
   close(): Promise<void>;
 }
 
@@ -67,6 +73,10 @@ export interface RunningTracker {
 export async function startTracker(opts: StartTrackerOptions = {}): Promise<RunningTracker> {
   const host = opts.host ?? '127.0.0.1';
   const interval = opts.interval ?? 1800;
+  const port = opts.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new BtscopeError('listen', `cannot listen on port ${port}: a port is 0-65535`);
+  const stats = newTrackerStats();
+  const now = opts.now ?? Date.now;
   const config: TrackerConfig = {
     interval,
     minInterval: opts.minInterval ?? Math.max(1, Math.floor(interval / 2)),
@@ -74,29 +84,55 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
     maxNumwant: opts.maxNumwant ?? 200,
     maxScrape: 1000,
     onAnnounce: opts.onAnnounce,
+    stats,
+    now,
+    ...(opts.connectRate !== undefined ? { connectRate: opts.connectRate } : {}),
+    ...(opts.connectBurst !== undefined ? { connectBurst: opts.connectBurst } : {}),
   };
+  const peerTimeoutMs = (opts.peerTimeout ?? interval * 2) * 1000;
   const swarms = new SwarmRegistry({
-    peerTimeoutMs: (opts.peerTimeout ?? interval * 2 + 60) * 1000,
-    maxSwarms: 100_000,
-    maxPeersPerSwarm: 50_000,
+    peerTimeoutMs,
+    maxSwarms: opts.maxSwarms ?? 100_000,
+    maxPeersPerSwarm: opts.maxPeersPerSwarm ?? 1_000_000,
+    maxPeers: opts.maxPeers ?? 2_000_000,
   });
+  swarms.onNotice = opts.onNotice;
+  const setWhitelist = (hexes: Iterable<string> | undefined): void => {
+    swarms.whitelist = hexes === undefined ? undefined : new Set([...hexes].map((h) => h.toLowerCase()));
+  };
+  setWhitelist(opts.whitelist);
   const hostInUrl = familyOf(host) === 6 ? `[${host}]` : host;
-  let http: Server | undefined;
+  let http: HttpTrackerServer | undefined;
   let udp: Socket | undefined;
   let httpPort = 0;
   let udpPort = 0;
+  // One line for the CLI, not a stack: `cannot listen on 127.0.0.1:6969 (tcp): the port is in use (listen)`.
+  const listening = (server: TcpServer | Socket, proto: string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const onError = (e: NodeJS.ErrnoException): void => {
+        const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'no such local address' : e.message;
+        reject(new BtscopeError('listen', `cannot listen on ${formatEndpoint(host, port)} (${proto}): ${why}`, { cause: e }));
+      };
+      server.once('error', onError);
+      server.once('listening', () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
   try {
     if (opts.http ?? true) {
       http = createHttpTracker(swarms, config);
-      http.listen(opts.port ?? 0, host);
-      await Promise.race([once(http, 'listening'), once(http, 'error').then(([e]) => Promise.reject(e))]);
-      httpPort = (http.address() as AddressInfo).port;
+      const up = listening(http.server, 'tcp');
+      http.server.listen(port, host);
+      await up;
+      httpPort = (http.server.address() as AddressInfo).port;
     }
     if (opts.udp ?? true) {
-      udp = createUdpTracker(swarms, config, familyOf(host) === 6 ? 6 : 4);
+      udp = createUdpTracker(swarms, config, familyOf(host) === 6 ? 6 : 4, host === '::');
       // With a fixed port, UDP takes the same number as HTTP (as opentracker does).
-      udp.bind(opts.port ?? 0, host);
-      await Promise.race([once(udp, 'listening'), once(udp, 'error').then(([e]) => Promise.reject(e))]);
+      const up = listening(udp, 'udp');
+      udp.bind(port, host);
+      await up;
       udpPort = udp.address().port;
     }
   } catch (e) {
@@ -104,6 +140,23 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
     udp?.close();
     throw e;
   }
+  // Silent peers go within a tenth of their timeout (at most a minute) after it, 5 000 at a time (about 8 ms)
+  // with the event loop turning in between (a mass expiry must not stall the sockets).
+  const EXPIRE_BUDGET = 5_000;
+  let sweeping: NodeJS.Immediate | undefined;
+  const sweep = (): void => {
+    sweeping = undefined;
+    const n = swarms.expire(now(), EXPIRE_BUDGET);
+    stats.expired += n;
+    if (n >= EXPIRE_BUDGET) sweeping = setImmediate(sweep);
+  };
+  const expire = (): number => {
+    const n = swarms.expire(now());
+    stats.expired += n;
+    return n;
+  };
+  const sweeper = setInterval(() => sweeping ?? sweep(), Math.max(1000, Math.min(60_000, peerTimeoutMs / 10)));
+  sweeper.unref();
   let closed = false;
   return {
     httpPort,
@@ -111,15 +164,16 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
     url: http ? `http://${hostInUrl}:${httpPort}/announce` : '',
     udpUrl: udp ? `udp://${hostInUrl}:${udpPort}/announce` : '',
     swarms,
+    stats,
+    setWhitelist,
+    expire,
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(sweeper);
+      if (sweeping) clearImmediate(sweeping);
       const waits: Promise<unknown>[] = [];
-      if (http) {
-        const h = http;
-        waits.push(new Promise<void>((r) => h.close(() => r())));
-        h.closeAllConnections();
-      }
+      if (http) waits.push(http.close());
       if (udp) {
         const u = udp;
         waits.push(new Promise<void>((r) => u.close(() => r())));
