@@ -92,6 +92,7 @@ export async function startTracker(opts: StartTrackerOptions = {}): Promise<Runn
   const peerTimeoutMs = (opts.peerTimeout ?? interval * 2) * 1000;
   const swarms = new SwarmRegistry({
     peerTimeoutMs,
+    epoch: now(),
     maxSwarms: opts.maxSwarms ?? 100_000,
     maxPeersPerSwarm: opts.maxPeersPerSwarm ?? 1_000_000,
     maxPeers: opts.maxPeers ?? 2_000_000,

@@ -68,6 +68,8 @@ export interface SwarmAnswer {
 export interface SwarmLimits {
   /** Peers not heard from for this long are dropped (2 x interval by default). */
   peerTimeoutMs: number;
+  /** When the registry's seconds count from (ms, the server's clock; default now). */
+  epoch?: number;
   maxSwarms: number;
   maxPeersPerSwarm: number;
   /** Peers in all swarms together (default: unbounded beyond maxSwarms x maxPeersPerSwarm). */
@@ -94,10 +96,12 @@ export class SwarmRegistry extends Map<string, Swarm> {
   onNotice: ((n: TrackerNotice) => void) | undefined;
   private totalCapNoticed = false;
   private swarmCapNoticed = false;
-  private readonly epoch = Date.now();
+  private readonly epoch: number;
 
   constructor(readonly limits: SwarmLimits) {
     super();
+    // The server's clock, not the wall clock: with an injected clock the two differ.
+    this.epoch = limits.epoch ?? Date.now();
   }
 
   /** Seconds since this registry began: what the peer tables store. */
