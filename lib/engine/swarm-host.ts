@@ -13,7 +13,7 @@ import { MAX_UPLOAD_QUEUE, type KnownPeerState, type Swarm } from './swarm.js';
 /** Announce to one tracker URL; returns peers (injected so the engine does not depend on a tracker client). */
 export type AnnounceFn = (
   url: string,
-  req: { infoHash: Uint8Array; peerId: Uint8Array; port: number; uploaded: number; downloaded: number; left: number; event?: 'started' | 'completed' | 'stopped'; numwant?: number },
+  req: { infoHash: Uint8Array; peerId: Uint8Array; port: number; uploaded: number; downloaded: number; left: number; event?: 'started' | 'completed' | 'stopped'; numwant?: number; crypto?: 'support' | 'require' },
 ) => Promise<{ interval: number; peers: { ip: string; port: number }[] }>;
 
 export type AnnounceEvent = 'started' | 'completed' | 'stopped';
@@ -233,6 +233,7 @@ export class SwarmHost {
             ...this.o.transferred(),
             ...(event ? { event } : {}),
             ...(this.o.dialTrackerPeers ? { numwant: 50 } : {}),
+            ...cryptoKey(this.o.encryption ?? 'prefer'),
           });
           this.o.log?.(`tracker ${url}: ${r.peers.length} peers, interval ${r.interval} s`);
           if (this.o.dialTrackerPeers) this.addCandidates(r.peers.map((p) => ({ host: p.ip, port: p.port })));
@@ -262,4 +263,9 @@ export class SwarmHost {
 function peerLine(key: string, e: Error): string {
   const said = e.message.startsWith(`${key}: `) ? e.message.slice(key.length + 2) : e.message;
   return `peer ${key}: ${said}`;
+}
+
+/** The announce's MSE/PE keys for a policy (none in plaintext). */
+function cryptoKey(policy: EncryptionPolicy): { crypto?: 'support' | 'require' } {
+  return policy === 'require' ? { crypto: 'require' } : policy === 'prefer' ? { crypto: 'support' } : {};
 }

@@ -81,6 +81,8 @@ export function buildAnnounceUrl(announceUrl: string, req: AnnounceRequest): str
   if (req.event) params.push(`event=${req.event}`);
   if (req.numwant !== undefined) params.push(`numwant=${req.numwant}`);
   if (req.key !== undefined) params.push(`key=${(req.key >>> 0).toString(16).padStart(8, '0')}`);
+  if (req.crypto === 'support') params.push('supportcrypto=1');
+  if (req.crypto === 'require') params.push('supportcrypto=1', 'requirecrypto=1');
   if (req.trackerId !== undefined) params.push(`trackerid=${percentEncodeBytes(new TextEncoder().encode(req.trackerId))}`);
   const hash = announceUrl.indexOf('#');
   const url = hash >= 0 ? announceUrl.slice(0, hash) : announceUrl;

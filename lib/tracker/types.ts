@@ -29,6 +29,11 @@ export interface AnnounceRequest {
   readonly compact?: boolean;
   /** BEP 3 `tracker id` echoed from a previous answer. */
   readonly trackerId?: string;
+  /**
+   * MSE/PE (the `supportcrypto` / `requirecrypto` announce keys libtorrent and
+   * opentracker-era trackers use): `support` we speak it, `require` we speak nothing else.
+   */
+  readonly crypto?: 'support' | 'require';
 }
 
 /** A tracker's answer, protocol independent. */
