@@ -63,6 +63,15 @@ export function printable(bytes: Uint8Array, max = 64): string {
   return bytes.length > max ? s + '…' : s;
 }
 
+/**
+ * Bytes as a quoted string for a display: printable ASCII as is, anything
+ * else (and `"`, `\`) as `\xNN`, escaped once (JSON.stringify over printable()
+ * would escape the backslashes again: `\\x8a`).
+ */
+export function quotedPrintable(bytes: Uint8Array, max = 64): string {
+  return `"${printable(bytes, max).replace(/"/g, '\\x22')}"`;
+}
+
 /** Human-readable byte count: 1.5 MiB. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

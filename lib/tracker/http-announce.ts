@@ -4,7 +4,7 @@ import type { BNode } from '../bencode/node.js';
 import { DecodeError } from '../core/errors.js';
 import { field, type Field, type FieldDef, type Frame } from '../core/field.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
-import { printable, toHex, utf8, utf8OrUndefined } from '../core/bytes.js';
+import { printable, toHex, utf8, utf8OrUndefined, quotedPrintable } from '../core/bytes.js';
 import { formatIp } from '../core/address.js';
 import { decodeCompactPeers, familyOf, formatPeer } from './compact-peers.js';
 import { decodeHttpRequestHead, HTTP_FIELDS, type HttpRequestHead } from './http-message.js';
@@ -134,7 +134,7 @@ export function decodeAnnounceQuery(target: string, base = 0): { value: Announce
     let display: string | undefined;
     if (p.key === 'info_hash' || p.key === 'peer_id') {
       shown = p.value;
-      display = p.key === 'peer_id' ? `${toHex(p.value)} ${JSON.stringify(printable(p.value))}` : toHex(p.value);
+      display = p.key === 'peer_id' ? `${toHex(p.value)} ${quotedPrintable(p.value)}` : toHex(p.value);
       if (p.value.length !== 20) diags.push(diagnostic('bad_length', 'error', `${p.key} is ${p.value.length} bytes, must be 20`, s));
       if (first) value[p.key === 'info_hash' ? 'infoHash' : 'peerId'] = p.value;
     } else if (INT_PARAMS.has(p.key)) {
@@ -374,7 +374,7 @@ function dictPeers(list: BNode, maxPeers: number, diagnostics: Diagnostic[]): { 
     const peer: TrackerPeer = idNode?.isStr() ? { ip, port, peerId: idNode.bytes() } : { ip, port };
     out.push(peer);
     const children = [field(DICT_PEER_FIELDS.ip, ipNode.span, ip), field(DICT_PEER_FIELDS.port, portNode.span, port)];
-    if (idNode?.isStr()) children.push(field(DICT_PEER_FIELDS['peer id'], idNode.span, idNode.bytes(), { display: `${toHex(idNode.bytes())} ${JSON.stringify(printable(idNode.bytes()))}` }));
+    if (idNode?.isStr()) children.push(field(DICT_PEER_FIELDS['peer id'], idNode.span, idNode.bytes(), { display: `${toHex(idNode.bytes())} ${quotedPrintable(idNode.bytes())}` }));
     fields.push(field(DICT_PEER_FIELDS.peer, item.span, formatPeer(peer), { label: `peer ${i}`, display: formatPeer(peer), children }));
   }
   return { fields, list: out };

@@ -1,7 +1,7 @@
 import { DecodeError } from '../core/errors.js';
 import { field, type Field, type FieldDef, type Frame } from '../core/field.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
-import { printable, toHex, utf8, encodeUtf8 } from '../core/bytes.js';
+import { printable, toHex, utf8, encodeUtf8, quotedPrintable } from '../core/bytes.js';
 import { decodeCompactPeers, encodeCompactPeers, ipv4Text, type AddressFamily } from './compact-peers.js';
 import type { TrackerPeer } from './types.js';
 
@@ -213,7 +213,7 @@ export function decodeUdpPacket(bytes: Uint8Array, base: number, direction: UdpD
       const infoHash = bytes.slice(16, 36);
       const peerId = bytes.slice(36, 56);
       f(UDP_FIELDS.infoHash, 16, 20, infoHash);
-      f(UDP_FIELDS.peerId, 36, 20, peerId, { display: `${toHex(peerId)} ${JSON.stringify(printable(peerId))}` });
+      f(UDP_FIELDS.peerId, 36, 20, peerId, { display: `${toHex(peerId)} ${quotedPrintable(peerId)}` });
       const downloaded = dv.getBigUint64(56);
       const left = dv.getBigUint64(64);
       const uploaded = dv.getBigUint64(72);
@@ -379,7 +379,7 @@ function decodeOptions(bytes: Uint8Array, start: number, base: number, fields: F
     const diags = end < pos + 2 + len ? [diagnostic('truncated_option', 'warning', `option ${type} says ${len} bytes, ${end - pos - 2} remain`, { start: base + pos, end: base + end })] : [];
     children.push(
       field(UDP_FIELDS.option, { start: base + pos, end: base + end }, type, {
-        display: type === UDP_OPTIONS.url_data ? `URLData ${JSON.stringify(printable(data))}` : undefined,
+        display: type === UDP_OPTIONS.url_data ? `URLData ${quotedPrintable(data)}` : undefined,
         diagnostics: diags,
         children: [
           field(UDP_FIELDS.option, { start: base + pos, end: base + pos + 1 }, type, { label: 'type' }),

@@ -1,7 +1,7 @@
 import { DecodeError } from '../core/errors.js';
 import { field, type Field, type FieldDef, type Frame } from '../core/field.js';
 import { diagnostic, type Diagnostic } from '../core/diagnostic.js';
-import { printable, toHex } from '../core/bytes.js';
+import { printable, toHex, quotedPrintable } from '../core/bytes.js';
 import { decodePeerId } from './peer-id.js';
 
 /** BEP 3: `<pstrlen=19><pstr="BitTorrent protocol"><reserved 8><info_hash 20><peer_id 20>`. */
@@ -163,7 +163,7 @@ function handshakeFrame(bytes: Uint8Array, base: number, h: Handshake): Frame {
         }),
         field(F.infoHash, s(28, 48), h.infoHash),
         field(F.peerId, s(48, 68), h.peerId, {
-          display: `${JSON.stringify(printable(h.peerId))} ${client.client}${client.version ? ` ${client.version}` : ''}`,
+          display: `${quotedPrintable(h.peerId)} ${client.client}${client.version ? ` ${client.version}` : ''}`,
         }),
       ],
     }),

@@ -1,4 +1,4 @@
-import { bytesEqual, printable, toHex } from '../../core/bytes.js';
+import { bytesEqual, printable, toHex, quotedPrintable } from '../../core/bytes.js';
 import { decodePeerId } from '../../wire/peer-id.js';
 import { FAST_TYPES, hsRef, incoming, peerSetExtended, peerSetFast, plural, ref, type Event, type Session } from '../view.js';
 import type { CheckDef, CheckOutcome, EvalContext, ScenarioName } from '../types.js';
@@ -101,7 +101,7 @@ export const HANDSHAKE_CHECKS: readonly CheckDef<Message>[] = [
       const id = hs.peerId;
       if (id.length !== 20) return { result: 'fail', detail: `peer id is ${id.length} bytes, then the connection ended`, evidence: [hsRef(s)] };
       const c = decodePeerId(id);
-      return { result: 'pass', detail: `${JSON.stringify(printable(id))} (${c.client}${c.version ? ` ${c.version}` : ''})`, evidence: [hsRef(s)] };
+      return { result: 'pass', detail: `${quotedPrintable(id)} (${c.client}${c.version ? ` ${c.version}` : ''})`, evidence: [hsRef(s)] };
     },
   },
   {
