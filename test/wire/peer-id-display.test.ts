@@ -8,7 +8,8 @@ describe('peer ids in displays: escaped once (issue 14 item 13)', () => {
     const peerId = new Uint8Array(20).fill(0x41);
     peerId[19] = 0x8a;
     const { frame } = decodeHandshake(encodeHandshake({ infoHash: new Uint8Array(20), peerId }));
-    const display = frame.fields.map((f) => f.display ?? '').find((d) => d.includes('AAAA'))!;
+    const all = (fs: typeof frame.fields): string[] => fs.flatMap((f) => [f.display ?? '', ...all(f.children ?? [])]);
+    const display = all(frame.fields).find((d) => d.includes('AAAA'))!;
     expect(display).toContain('"AAAAAAAAAAAAAAAAAAA\\x8a"');
     expect(display).not.toContain('\\\\x8a');
   });
