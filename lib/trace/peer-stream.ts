@@ -9,7 +9,7 @@ import { WireStreamDecoder, type UndecodedReason, type WireSink } from './wire-s
 import { clientOf, extendedHandshakeText, handshakeText, messageText, peerIdText } from './lines.js';
 import { traceEvent, type EventParts } from './events.js';
 import type { TraceContext } from './context.js';
-import type { DirectionSummary, StreamSummary, TraceDirection } from './types.js';
+import { GAP_LIST_LIMIT, type DirectionSummary, type StreamSummary, type TraceDirection } from './types.js';
 
 /** A peer wire conversation (TCP, uTP or proxied): both directions and the extension ids each side announced. */
 export interface PeerStream {
@@ -85,6 +85,11 @@ export class PeerSide implements WireSink {
     d.gaps++;
     d.gapBytes += length;
     this.decoder?.gap(offset, length);
+  }
+
+  resynced(offset: number, length: number, skipped: number, relocked: boolean): void {
+    const list = (this.counts.gapList ??= []);
+    if (list.length < GAP_LIST_LIMIT) list.push({ offset, length, skipped, relocked });
   }
 
   end(): void {

@@ -67,8 +67,12 @@ export interface SyncPoint {
 
 /**
  * The first sync point in `b`: a handshake, or a chain of `chain` plausible
- * frames (not all keep-alives). With `final`, a shorter chain that ends exactly
- * at the end of `b` is accepted too. Undefined when none is found yet.
+ * frames (not all keep-alives). With `final` (`b` is all there is before the
+ * stream ends or a gap cuts it), a shorter chain is accepted when what ends it
+ * is the end of `b`: at least one whole frame that is not a keep-alive, and
+ * either it ends exactly at the end of `b` or is followed by a plausible
+ * head (length and id read) that the end cut off. This is how a message after
+ * a capture gap is found before the next gap (tshark finds those too).
  */
 export function findSyncPoint(b: Uint8Array, chain = 3, final = false): SyncPoint | undefined {
   for (let p = 0; p + 4 <= b.length; p++) {
@@ -84,7 +88,11 @@ export function findSyncPoint(b: Uint8Array, chain = 3, final = false): SyncPoin
       }
       const n = plausibleFrameAt(b, q);
       if (n === 0) break;
-      if (n < 0 || q + n > b.length) break;
+      if (n < 0 || q + n > b.length) {
+        // A head the end cut off: evidence only when its id was read (5 bytes) and it was plausible.
+        ok = final && frames > keepAlives && q + 5 <= b.length;
+        break;
+      }
       frames++;
       if (n === 4) {
         keepAlives++;

@@ -41,6 +41,12 @@ export interface DirectionSummary {
   undecodedBytes: number;
   gaps: number;
   gapBytes: number;
+  /**
+   * Each capture gap in this direction's peer wire (the first GAP_LIST_LIMIT):
+   * where it was, its length, and how many captured bytes after it were passed
+   * over before frames were found again (`relocked` false: never before the next gap or the end).
+   */
+  gapList?: GapReport[];
   peerId?: string;
   client?: string;
   reserved?: string[];
@@ -49,6 +55,16 @@ export interface DirectionSummary {
   /** Extension names from the extended handshake `m`. */
   extensions?: string[];
 }
+
+export interface GapReport {
+  readonly offset: number;
+  readonly length: number;
+  readonly skipped: number;
+  readonly relocked: boolean;
+}
+
+/** Gaps listed per direction; `gaps` and `gapBytes` count them all. */
+export const GAP_LIST_LIMIT = 1000;
 
 export interface StreamSummary {
   readonly id: number;

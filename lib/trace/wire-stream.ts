@@ -19,6 +19,12 @@ export interface WireSink {
   malformed(error: DecodeError, offset: number, bytes: Uint8Array): void;
   /** Bytes not decoded as peer wire: before a sync point, after a framing error, or never synced. */
   undecoded(offset: number, length: number, reason: UndecodedReason): void;
+  /**
+   * A gap, stream bytes [offset, offset + length) not captured, and how many
+   * captured bytes after it were passed over before frames were found again
+   * (`relocked` false: none were, up to the next gap or the end).
+   */
+  resynced(offset: number, length: number, skipped: number, relocked: boolean): void;
 }
 
 export type UndecodedReason = 'encrypted' | 'before_sync' | 'framing_error' | 'gap' | 'unsynced';
@@ -65,6 +71,8 @@ export class WireStreamDecoder {
   private readonly maxSearch: number;
   private readonly maxUnsynced: number;
   private nextOffset = 0;
+  /** The last gap, until frames are found after it. */
+  private pendingGap: { offset: number; length: number } | undefined;
   private readonly keepPieceBlocks: boolean;
 
   constructor(
@@ -114,14 +122,22 @@ export class WireStreamDecoder {
   /** Bytes [offset, offset + length) were not captured (length 0: unknown, e.g. lost uTP packets). */
   gap(offset: number, length: number): void {
     if (this.state === 'opaque') {
+      this.resolveGap(offset, false);
+      this.pendingGap = { offset, length };
       this.nextOffset = Math.max(this.nextOffset, offset + length);
       return;
     }
+    // What was captured since the last boundary ends here: a shorter chain that the gap cuts may lock.
+    if (this.state === 'search' && this.searchBytes > 0) {
+      this.trySync(true);
+      if (this.state === 'search' && this.searchBytes > 0) this.dropSearch(this.searchBytes, 'gap');
+    }
+    this.resolveGap(offset, false);
+    this.pendingGap = { offset, length };
     if (this.state === 'framed' && this.framer) {
       const held = this.framer.bufferedBytes;
       if (held > 0) this.undecoded(this.framer.offset, held, 'gap');
     }
-    if (this.state === 'search' && this.searchBytes > 0) this.dropSearch(this.searchBytes, 'gap');
     this.framer = undefined;
     this.state = 'search';
     this.search = [];
@@ -137,6 +153,15 @@ export class WireStreamDecoder {
     if (this.state === 'framed' && this.framer && this.framer.bufferedBytes > 0) {
       this.undecoded(this.framer.offset, this.framer.bufferedBytes, 'gap');
     }
+    this.resolveGap(this.nextOffset, false);
+  }
+
+  /** The pending gap's report: frames found again at `at` (relocked), or none before `at`. */
+  private resolveGap(at: number, relocked: boolean): void {
+    const g = this.pendingGap;
+    if (!g) return;
+    this.pendingGap = undefined;
+    this.sink.resynced(g.offset, g.length, Math.max(0, at - (g.offset + g.length)), relocked);
   }
 
   private startFramer(offset: number, handshake: boolean): void {
@@ -147,6 +172,7 @@ export class WireStreamDecoder {
     });
     this.state = 'framed';
     this.synced = true;
+    if (this.pendingGap) this.resolveGap(offset, true);
   }
 
   private pushFramed(bytes: Uint8Array, offset: number): void {

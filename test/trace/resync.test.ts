@@ -57,3 +57,17 @@ describe('resync plausibility agrees with the message table', () => {
     expect(findSyncPoint(concat(hex('ff ff ff'), frames))).toEqual({ at: 3, handshake: false });
   });
 });
+
+describe('resync at a capture gap: a shorter chain that the gap cuts', () => {
+  const piece = (index: number) => encodeMessage({ type: 'piece', index, begin: 0, block: new Uint8Array(64).fill(0xab) });
+  it('one whole frame, then a head the gap cut off: locks only when the bytes end there (final)', () => {
+    const b = concat(hex('ab ab ab'), piece(1), piece(2).subarray(0, 20));
+    expect(findSyncPoint(b)).toBeUndefined();
+    expect(findSyncPoint(b, 3, true)).toEqual({ at: 3, handshake: false });
+  });
+  it('a cut head must show a plausible id (5 bytes), and a keep-alive alone is no evidence', () => {
+    expect(findSyncPoint(concat(hex('ab ab ab'), piece(1), hex('00 00 40')), 3, true)).toBeUndefined();
+    expect(findSyncPoint(concat(hex('ab ab ab'), piece(1), hex('00 00 00 48 ff')), 3, true)).toBeUndefined();
+    expect(findSyncPoint(concat(hex('ab ab ab'), hex('00000000'), piece(2).subarray(0, 20)), 3, true)).toBeUndefined();
+  });
+});
