@@ -1,7 +1,8 @@
 import { statSync } from 'node:fs';
 import { BtscopeError } from '../core/errors.js';
 import { autoPieceLength, checkPieceLength, layoutContent, planHashJobs, type ContentLayout, type TorrentKind } from '../metainfo/create.js';
-import { buildMetainfo, concat } from '../metainfo/make.js';
+import { buildMetainfo } from '../metainfo/make.js';
+import { concatBytes } from '../core/bytes.js';
 import { HASH_SIZE } from '../metainfo/merkle.js';
 import { v2FileHashes } from '../metainfo/piece-hash.js';
 import { hashInPool } from './hash-pool.js';
@@ -70,10 +71,10 @@ export async function createTorrent(path: string, o: CreateTorrentOptions): Prom
       throw new BtscopeError('file_changed', `${f.path.join('/')} changed while it was hashed (${src.length} → ${st.size} bytes${st.mtimeMs !== src.mtimeMs ? ', modified' : ''}): the torrent would not match it; run again once it is still`);
     }
   }
-  const pieces = o.kind !== 'v2' ? concat(pool.results.map((r) => r.sha1!)) : undefined;
+  const pieces = o.kind !== 'v2' ? concatBytes(pool.results.map((r) => r.sha1!)) : undefined;
   let v2Files: Map<number, { piecesRoot: Uint8Array; layer?: Uint8Array }> | undefined;
   if (o.kind !== 'v1') {
-    const all = concat(pool.results.map((r) => r.v2!));
+    const all = concatBytes(pool.results.map((r) => r.v2!));
     v2Files = new Map();
     layout.files.forEach((f, i) => {
       if (!f.pad && f.length > 0) v2Files!.set(i, v2FileHashes(all.subarray((f.offset / pieceLength) * HASH_SIZE), pieceLength, f.length));

@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import * as nodePath from 'node:path';
 import { planHashJobs, v2PieceSpans, type HashJob } from '../metainfo/create.js';
-import { concat } from '../metainfo/make.js';
+import { concatBytes } from '../core/bytes.js';
 import { safeFilePath } from '../metainfo/safe-path.js';
 import type { Torrent } from '../metainfo/types.js';
 import { verifyReport, type FoundState, type VerifyReport } from '../metainfo/verify-report.js';
@@ -53,7 +53,7 @@ export async function verifyContent(t: Torrent, dir: string, o: VerifyOptions = 
     onProgress: (done) => o.onProgress?.(done, t.length),
   });
   const hashSeconds = (performance.now() - t0) / 1000;
-  const report = verifyReport(t, v1 ? concat(pool.results.map((r) => r.sha1!)) : null, v2 ? concat(pool.results.map((r) => r.v2!)) : null, found);
+  const report = verifyReport(t, v1 ? concatBytes(pool.results.map((r) => r.sha1!)) : null, v2 ? concatBytes(pool.results.map((r) => r.v2!)) : null, found);
   const { extra, more } = extraFiles(t, dir, paths, o.maxExtra ?? 1000);
   return { ...report, ok: report.ok, extra, extraMore: more, threads: pool.threads, hashSeconds };
 }

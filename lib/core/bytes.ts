@@ -72,6 +72,17 @@ export function quotedPrintable(bytes: Uint8Array, max = 64): string {
   return `"${printable(bytes, max).replace(/"/g, '\\x22')}"`;
 }
 
+/** The parts one after the other, in one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** Human-readable byte count: 1.5 MiB. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

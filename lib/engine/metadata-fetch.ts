@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { bytesEqual, fromHex, toHex } from '../core/bytes.js';
+import { bytesEqual, fromHex, toHex, concatBytes } from '../core/bytes.js';
 import { decodeUtMetadata, encodeUtMetadata, metadataPieceCount, metadataPieceLength, DEFAULT_MAX_METADATA_SIZE } from '../wire/ut-metadata.js';
 import { PeerError, type PeerConnection } from '../peer/peer-connection.js';
 import { DecodeError } from '../core/errors.js';
@@ -117,11 +117,5 @@ export function torrentFromMetadata(info: Uint8Array, trackers: readonly string[
     parts.push(enc.encode('e'));
   }
   parts.push(enc.encode('e'));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -1,4 +1,4 @@
-import { toHex } from '../core/bytes.js';
+import { toHex, concatBytes } from '../core/bytes.js';
 import { encode, type Encodable } from '../bencode/encode.js';
 import { layoutContent, planHashJobs, type TorrentKind } from './create.js';
 import { HASH_SIZE } from './merkle.js';
@@ -156,10 +156,10 @@ export function makeTorrent(o: MakeTorrentOptions): { bytes: Uint8Array; stream:
   for (const e of entries) if (e.data) stream.set(e.data, e.offset);
   const jobs = planHashJobs(entries, { pieceLength: o.pieceLength, length, v1: kind !== 'v2', v2: kind !== 'v1', jobBytes: length });
   const hashes = jobs.map((j) => hashJobBytes(stream.subarray(j.start, j.start + j.byteLength), j, o.pieceLength));
-  const pieces = kind !== 'v2' ? concat(hashes.map((h) => h.sha1!)) : undefined;
+  const pieces = kind !== 'v2' ? concatBytes(hashes.map((h) => h.sha1!)) : undefined;
   let v2Files: Map<number, { piecesRoot: Uint8Array; layer?: Uint8Array }> | undefined;
   if (kind !== 'v1') {
-    const all = concat(hashes.map((h) => h.v2!));
+    const all = concatBytes(hashes.map((h) => h.v2!));
     v2Files = new Map();
     entries.forEach((e, i) => {
       if (e.pad || e.length === 0) return;
@@ -183,12 +183,3 @@ export function makeTorrent(o: MakeTorrentOptions): { bytes: Uint8Array; stream:
   return { bytes, stream };
 }
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

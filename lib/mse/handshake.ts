@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { DecodeError } from '../core/errors.js';
-import { bytesEqual } from '../core/bytes.js';
+import { bytesEqual, concatBytes } from '../core/bytes.js';
 import {
   CRYPTO_PLAINTEXT,
   CRYPTO_RC4,
@@ -115,18 +115,26 @@ function step3Header(o: { provide: number; padC: Uint8Array; ia: Uint8Array }): 
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+
+/**
+ * What both roles keep of the exchange: each part as it crossed the wire
+ * (for --frames), and where the incoming stream stands.
+ */
+abstract class ExchangeLog {
+  readonly exchange: MseExchangePart[] = [];
+  /** Offset in the incoming bytes the state machine has read up to. */
+  protected at = 0;
+  private outOffset = 0;
+
+  protected part(direction: 'out' | 'in', length: number, name: string, value?: string, offset?: number): void {
+    const at = offset ?? (direction === 'out' ? this.outOffset : this.at);
+    this.exchange.push({ direction, offset: at, length, name, ...(value !== undefined ? { value } : {}) });
+    if (direction === 'out') this.outOffset += length;
   }
-  return out;
 }
 
 /** The side that dials (A). `start()` gives step 1; each `push` may give step 3 and, at the end, the outcome. */
-export class MseInitiator {
+export class MseInitiator extends ExchangeLog {
   private readonly keys: MseKeyPair;
   private readonly inbox = new Inbox();
   private state: 'yb' | 'vc' | 'select' | 'padD' | 'done' = 'yb';
@@ -134,13 +142,11 @@ export class MseInitiator {
   private encrypt: StreamCipher | undefined;
   private decrypt: StreamCipher | undefined;
   private encryptedVc: Uint8Array | undefined;
-  private at = 0;
   private select = 0;
   private padD = 0;
-  private outOffset = 0;
-  readonly exchange: MseExchangePart[] = [];
 
   constructor(private readonly o: MseInitiatorOptions) {
+    super();
     this.keys = o.keyPair ?? mseKeyPair();
   }
 
@@ -149,14 +155,9 @@ export class MseInitiator {
     const padA = pad(this.o.padLength);
     this.part('out', MSE_KEY_LENGTH, 'Ya (our public key)');
     if (padA.length) this.part('out', padA.length, 'PadA', `${padA.length} random bytes`);
-    return concat(this.keys.publicKey, padA);
+    return concatBytes([this.keys.publicKey, padA]);
   }
 
-  private part(direction: 'out' | 'in', length: number, name: string, value?: string, offset?: number): void {
-    const at = offset ?? (direction === 'out' ? this.outOffset : this.at);
-    this.exchange.push({ direction, offset: at, length, name, ...(value !== undefined ? { value } : {}) });
-    if (direction === 'out') this.outOffset += length;
-  }
 
   push(chunk: Uint8Array): MseStep {
     this.inbox.push(chunk);
@@ -178,7 +179,7 @@ export class MseInitiator {
           const ia = this.o.ia ?? new Uint8Array(0);
           const padC = pad(this.o.padLength);
           const header = step3Header({ provide: this.o.provide, padC, ia });
-          send = concat(req1Hash(this.secret), req23Hash(this.o.infoHash, this.secret), encrypt.update(header), ia.length ? encrypt.update(ia) : ia);
+          send = concatBytes([req1Hash(this.secret), req23Hash(this.o.infoHash, this.secret), encrypt.update(header), ia.length ? encrypt.update(ia) : ia]);
           this.part('out', 20, "HASH('req1', S)");
           this.part('out', 20, "HASH('req2', SKEY) xor HASH('req3', S)");
           this.part('out', 8, 'ENCRYPT(VC)', '8 zero bytes');
@@ -257,7 +258,7 @@ export class MseInitiator {
 }
 
 /** The side that accepts (B): each `push` may give step 2 (once Ya is in), step 4 and the outcome. */
-export class MseResponder {
+export class MseResponder extends ExchangeLog {
   private readonly keys: MseKeyPair;
   private readonly inbox = new Inbox();
   private state: 'ya' | 'req1' | 'req23' | 'provide' | 'padC' | 'ia' | 'done' = 'ya';
@@ -266,28 +267,21 @@ export class MseResponder {
   private encrypt: StreamCipher | undefined;
   private decrypt: StreamCipher | undefined;
   private infoHash: Uint8Array | undefined;
-  private at = 0;
   private provide = 0;
   private padC = 0;
   private iaLength = 0;
-  private outOffset = 0;
-  readonly exchange: MseExchangePart[] = [];
 
   constructor(private readonly o: MseResponderOptions) {
+    super();
     this.keys = o.keyPair ?? mseKeyPair();
   }
 
-  private part(direction: 'out' | 'in', length: number, name: string, value?: string, offset?: number): void {
-    const at = offset ?? (direction === 'out' ? this.outOffset : this.at);
-    this.exchange.push({ direction, offset: at, length, name, ...(value !== undefined ? { value } : {}) });
-    if (direction === 'out') this.outOffset += length;
-  }
 
   push(chunk: Uint8Array): MseStep {
     this.inbox.push(chunk);
     const b = this.inbox.buf;
     const sends: Uint8Array[] = [];
-    const out = (done?: MseOutcome): MseStep => ({ ...(sends.length ? { send: concat(...sends) } : {}), ...(done ? { done } : {}) });
+    const out = (done?: MseOutcome): MseStep => ({ ...(sends.length ? { send: concatBytes(sends) } : {}), ...(done ? { done } : {}) });
     for (;;) {
       switch (this.state) {
         case 'ya': {
@@ -387,7 +381,7 @@ export class MseResponder {
             cryptoSelect: select,
             encrypt: rc4Selected ? this.encrypt : undefined,
             decrypt: rc4Selected ? this.decrypt : undefined,
-            rest: concat(ia, stream),
+            rest: concatBytes([ia, stream]),
             infoHash: this.infoHash!,
             secret: this.secret!,
             exchange: this.exchange,
