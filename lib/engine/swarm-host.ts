@@ -142,18 +142,7 @@ export class SwarmHost {
         (session) => {
           this.connecting--;
           if (this.stopped) return session.close();
-          this.connected.add(key);
-          this.peersAdded++;
-          this.o.swarm.add(
-            session,
-            (e) => {
-              this.connected.delete(key);
-              if (e) this.o.log?.(peerLine(key, e));
-              this.retry(a, n);
-              this.dial();
-            },
-            { outgoing: true },
-          );
+          this.join(session, key, { outgoing: true }, () => this.retry(a, n));
         },
         (e: Error) => {
           this.connecting--;
@@ -201,8 +190,12 @@ export class SwarmHost {
 
   /** A session someone else opened and handshook (a magnet's metadata connection), with what it learned. */
   adopt(session: PeerSession, known: KnownPeerState): void {
-    const key = session.peer;
-    this.known.add(key);
+    this.known.add(session.peer);
+    this.join(session, session.peer, { outgoing: true, known });
+  }
+
+  /** A session we dialled (or adopted) into the swarm; when it ends, its slot goes to the next candidate. */
+  private join(session: PeerSession, key: string, how: { outgoing: boolean; known?: KnownPeerState }, closed?: () => void): void {
     this.connected.add(key);
     this.peersAdded++;
     this.o.swarm.add(
@@ -210,9 +203,10 @@ export class SwarmHost {
       (e) => {
         this.connected.delete(key);
         if (e) this.o.log?.(peerLine(key, e));
+        closed?.();
         this.dial();
       },
-      { outgoing: true, known },
+      how,
     );
   }
 
