@@ -9,6 +9,9 @@ import { req23Hash, type StreamCipher } from '../mse/rc4.js';
 import type { DialOptions, Transport, TransportHandlers } from './transport.js';
 import { dialTcp } from './tcp.js';
 
+/** `mse_closed` after the peer's Yb came: it read our step 3 and hung up. */
+type MseClosed = TransportError & { afterYb?: boolean };
+
 /** What an MSE connection was, for --frames and a key log. */
 export interface MseInfo {
   readonly cryptoSelect: number;
@@ -225,7 +228,12 @@ function drive<T>(
       },
       drain: () => {},
       close: (e) =>
-        fail(e ?? new TransportError('mse_closed', `the peer closed the connection during ${what} after ${got} bytes${got === 0 ? ' (it may not speak MSE, or refuse this torrent)' : ''}`)),
+        fail(
+          e ??
+            Object.assign(new TransportError('mse_closed', `the peer closed the connection during ${what} after ${got} bytes${got === 0 ? ' (it may not speak MSE, or refuse this torrent)' : ''}`), {
+              afterYb: got >= 96,
+            }),
+        ),
     });
     if (first) {
       const r = (() => {
@@ -364,12 +372,27 @@ export function encryptedDialer(
 ): (host: string, port: number, d: DialOptions) => Promise<Transport> {
   const dial = o.dial ?? dialTcp;
   if (policy === 'plaintext') return dial;
-  return async (host, port, d) => {
+  const attempt = async (host: string, port: number, d: DialOptions): Promise<Transport> => {
     const inner = await dial(host, port, d);
+    return mseInitiate(inner, { ...o, infoHash, provide: policy === 'require' ? CRYPTO_RC4 : CRYPTO_RC4 | CRYPTO_PLAINTEXT, ...(d.timeoutMs ? { timeoutMs: d.timeoutMs } : {}) });
+  };
+  return async (host, port, d) => {
     try {
-      return await mseInitiate(inner, { ...o, infoHash, provide: policy === 'require' ? CRYPTO_RC4 : CRYPTO_RC4 | CRYPTO_PLAINTEXT, ...(d.timeoutMs ? { timeoutMs: d.timeoutMs } : {}) });
+      return await attempt(host, port, d);
     } catch (e) {
-      if (policy === 'require' || (e as BtscopeError).code === 'aborted') throw e;
+      const code = (e as BtscopeError).code;
+      if (code === 'aborted') throw e;
+      // The peer answered Ya, then hung up on our step 3: once in about 256 exchanges libtorrent 2.0
+      // does, when S starts with a zero byte (its HASH('req3', S) skips the leading zeros). Fresh keys.
+      if (code === 'mse_closed' && (e as MseClosed).afterYb) {
+        try {
+          return await attempt(host, port, d);
+        } catch (again) {
+          if (policy === 'require' || (again as BtscopeError).code === 'aborted') throw again;
+          return dial(host, port, d);
+        }
+      }
+      if (policy === 'require') throw e;
       // The peer does not speak MSE (closed, or silent): try it in plaintext, on a new connection.
       return dial(host, port, d);
     }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { acceptEncryption, mseInitiate, WrappedTransport } from '../../lib/transport/mse.js';
+import { acceptEncryption, encryptedDialer, mseInitiate, WrappedTransport } from '../../lib/transport/mse.js';
+import { listenTcp } from '../../lib/transport/tcp.js';
+import { mseKeyPair, mseSharedSecret } from '../../lib/mse/dh.js';
+import { req1Hash } from '../../lib/mse/rc4.js';
 import { PeerSession } from '../../lib/peer/session.js';
 import { makePeerId } from '../../lib/peer/identity.js';
 import { CRYPTO_PLAINTEXT, CRYPTO_RC4 } from '../../lib/mse/constants.js';
@@ -74,6 +77,43 @@ describe('MSE as a wrapper transport (over an in-memory pair)', () => {
 
     const [c] = memoryPair();
     await expect(mseInitiate(c, { infoHash, provide: CRYPTO_RC4, timeoutMs: 100 })).rejects.toMatchObject({ code: 'mse_timeout' });
+  });
+});
+
+describe('the MSE dialler', () => {
+  it('a peer that answers Ya and hangs up on step 3 (libtorrent, when S starts with a zero byte) is tried once more with fresh keys', async () => {
+    let connections = 0;
+    const l = await listenTcp({}, (t) => {
+      connections++;
+      if (connections === 1) {
+        // Yb (no PadB) once Ya is in; hung up on as soon as step 3 (its HASH('req1', S)) shows.
+        const ours = mseKeyPair();
+        let buf = Buffer.alloc(0);
+        let req1: Buffer | undefined;
+        t.setHandlers({
+          data: (c) => {
+            buf = Buffer.concat([buf, c]);
+            if (!req1 && buf.length >= 96) {
+              req1 = Buffer.from(req1Hash(mseSharedSecret(ours, buf.subarray(0, 96))));
+              t.write(ours.publicKey);
+            }
+            if (req1 && buf.includes(req1)) t.close();
+          },
+          drain: () => {},
+          close: () => {},
+        });
+        return;
+      }
+      void acceptEncryption(t, { policy: 'require', infoHashes: () => [infoHash] }).then((w) => w.setHandlers({ data: () => {}, drain: () => {}, close: () => {} }));
+    });
+    try {
+      const t = await encryptedDialer('require', infoHash)('127.0.0.1', l.port, { timeoutMs: 3000 });
+      expect(t.kind).toBe('mse/tcp');
+      expect(connections).toBe(2);
+      t.close();
+    } finally {
+      await l.close();
+    }
   });
 });
 
