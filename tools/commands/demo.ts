@@ -11,7 +11,7 @@ import { demoContent } from '../demo-data.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
 import { download } from '../../lib/engine/downloader.js';
 import { renderProgress } from '../progress.js';
-import { ioOf } from '../io.js';
+import { hexOptions, ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { summaryText, trackerAnnounce } from '../shared.js';
 
@@ -78,7 +78,7 @@ export async function handler(argv: Args): Promise<number> {
         if (seen.has(key) || shown >= argv['frames-limit']) return;
         seen.add(key);
         shown++;
-        io.out(renderHexFrame({ ...f, title: `${dir === 'out' ? '→ to' : '← from'} ${peer}: ${f.title}` }, { color: io.color }));
+        io.out(renderHexFrame({ ...f, title: `${dir === 'out' ? '→ to' : '← from'} ${peer}: ${f.title}` }, hexOptions(io)));
       },
       ...(progress ? { onProgress: (p) => process.stderr.write(`\r${renderProgress(p, process.stderr.columns || 80)}`) } : {}),
     });

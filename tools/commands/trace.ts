@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { open, readFile, stat } from 'node:fs/promises';
-import type TableType from 'cli-table3';
+import type { renderTable as RenderTable } from '../table.js';
 import { readCapture } from '../../lib/capture/format.js';
 import { parseKeylog, type MseSecret } from '../../lib/trace/mse-decrypt.js';
 import { Tracer } from '../../lib/trace/engine.js';
@@ -15,7 +15,7 @@ import { MESSAGE_SPECS } from '../../lib/wire/message-spec.js';
 import { formatBytes } from '../../lib/core/bytes.js';
 import { frameJson, stringifyJson, diagnosticJson } from '../../lib/render/json.js';
 import { withFrames, withJson } from '../options.js';
-import { ioOf, processIo, type Io } from '../io.js';
+import { fitLine, hexOptions, ioOf, processIo, type Io } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { errorJson } from '../errors.js';
 import { plural } from '../shared.js';
@@ -43,6 +43,7 @@ export function builder(y: Argv) {
     .option('torrent', { type: 'string', describe: 'The .torrent whose pieces --extract checks and writes' })
     .option('listen', { type: 'number', describe: 'Live mode: accept clients on this port (127.0.0.1) and forward them to --forward, printing both directions' })
     .option('forward', { type: 'string', describe: 'Live mode: HOST:PORT of the peer to forward to' })
+    .option('wide', { type: 'boolean', default: false, describe: 'On a terminal, print each line whole (by default it is cut to the terminal\'s width with …; piped output is always whole)' })
     .option('duration', { type: 'number', describe: 'Live mode: stop after this many seconds (default: until interrupted)' })
     .check((a) => {
       if (a.listen === undefined && !a.capture) throw new UsageError('give a capture file, or --listen PORT --forward HOST:PORT for live mode');
@@ -73,6 +74,7 @@ interface Args {
   forward?: string;
   duration?: number;
   keylog?: string;
+  wide?: boolean;
   io?: unknown;
   signal?: AbortSignal;
 }
@@ -163,7 +165,7 @@ async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
 
   if (argv.summary) {
     if (argv.json) io.out(stringifyJson(summaryJson(summary, reader.format)));
-    else io.out(summaryTables(await loadTable(), summary, reader.format, io.color));
+    else io.out(summaryTables(await loadTable(), summary, reader.format, io.color, argv.wide ? undefined : io.columns));
   }
   for (const d of summary.diagnostics.slice(0, 20)) if (!argv.json) io.err(`note: ${d.message}`);
 
@@ -232,7 +234,7 @@ async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promis
   await proxy.close();
   const summary = tracer.end();
   out.flush();
-  if (argv.summary) io.out(Table ? summaryTables(Table, summary, 'live', io.color) : stringifyJson(summaryJson(summary, 'live')));
+  if (argv.summary) io.out(Table ? summaryTables(Table, summary, 'live', io.color, argv.wide ? undefined : io.columns) : stringifyJson(summaryJson(summary, 'live')));
   return EXIT.ok;
 }
 
@@ -375,9 +377,10 @@ function formatEvent(e: TraceEvent, rel: number, argv: Args, io: Io, hex: typeof
       ...(argv.frames ? { frame: frameJson(e.frame()) } : {}),
     });
   }
-  const head = `${rel.toFixed(6).padStart(11)}  #${e.stream} ${e.transport === 'utp' ? 'uTP ' : ''}${e.src} → ${e.dst}  ${e.text}`;
+  const line = `${rel.toFixed(6).padStart(11)}  #${e.stream} ${e.transport === 'utp' ? 'uTP ' : ''}${e.src} → ${e.dst}  ${e.text}`;
+  const head = argv.wide ? line : fitLine(line, io.columns);
   if (!hex) return head;
-  return `${head}\n${hex(e.frame(), { color: io.color })}\n`;
+  return `${head}\n${hex(e.frame(), argv.wide ? { color: io.color } : hexOptions(io))}\n`;
 }
 
 function summaryJson(s: TraceSummary, format: string): Record<string, unknown> {
@@ -395,32 +398,30 @@ function summaryJson(s: TraceSummary, format: string): Record<string, unknown> {
   };
 }
 
-async function loadTable(): Promise<typeof TableType> {
-  return (await import('cli-table3')).default;
+async function loadTable(): Promise<typeof RenderTable> {
+  return (await import('../table.js')).renderTable;
 }
 
-function summaryTables(Table: typeof TableType, s: TraceSummary, format: string, color = false): string {
+/** `columns`: the TTY's width to fit (undefined when piped, or with --wide). */
+function summaryTables(renderTable: typeof RenderTable, s: TraceSummary, format: string, color = false, columns?: number): string {
   const out: string[] = [];
   const style = color ? {} : { style: { head: [] as string[], border: [] as string[] } };
   out.push(`${format} capture: ${s.packets} packets over ${(s.lastTime - s.firstTime).toFixed(3)} s, ${s.streams.length} streams`);
-  const st = new Table({ head: ['#', 'transport', 'what', 'endpoints (initiator → other)', 'clients (→ / ←)', 'extensions', 'bytes →', 'bytes ←', 'msgs'], wordWrap: true, colWidths: [5, 11, 24, 32, 24, 32, 10, 10, 7], ...style });
+  const streamRows: (string | number)[][] = [];
   for (const x of s.streams.slice(0, 500)) {
     const clients = [x.out.client ?? x.out.extendedClient, x.in.client ?? x.in.extendedClient].map((c) => c ?? '-').join(' / ');
     const ext = [...new Set([...(x.out.reserved ?? []), ...(x.out.extensions ?? []), ...(x.in.reserved ?? []), ...(x.in.extensions ?? [])])].join(', ');
     const undec = x.out.undecodedBytes + x.in.undecodedBytes;
     const what = `${x.label}${x.fromStart ? '' : ' (no SYN captured)'}${undec ? `\n${formatBytes(undec)} undecoded` : ''}${x.out.gaps + x.in.gaps ? `\n${x.out.gaps + x.in.gaps} gaps` : ''}`;
-    st.push([x.id, x.transport, what, `${x.a}\n→ ${x.b}`, clients, ext || '-', formatBytes(x.out.bytes), formatBytes(x.in.bytes), x.out.messages + x.in.messages]);
+    streamRows.push([x.id, x.transport, what, `${x.a}\n→ ${x.b}`, clients, ext || '-', formatBytes(x.out.bytes), formatBytes(x.in.bytes), x.out.messages + x.in.messages]);
   }
-  out.push(st.toString());
+  out.push(renderTable({ head: ['#', 'transport', 'what', 'endpoints (initiator → other)', 'clients (→ / ←)', 'extensions', 'bytes →', 'bytes ←', 'msgs'], wordWrap: true, colWidths: [5, 11, 24, 32, 24, 32, 10, 10, 7], ...style }, streamRows, columns));
   if (s.streams.length > 500) out.push(`… ${s.streams.length - 500} more streams (use --json)`);
-  const mt = new Table({ head: ['message type', 'count'], ...style });
-  for (const [k, v] of Object.entries(s.messages).sort((a, b) => b[1] - a[1])) mt.push([k, v]);
-  for (const [k, v] of Object.entries(s.other).sort((a, b) => b[1] - a[1])) mt.push([k, v]);
-  out.push(mt.toString());
+  const counts = [...Object.entries(s.messages).sort((a, b) => b[1] - a[1]), ...Object.entries(s.other).sort((a, b) => b[1] - a[1])];
+  out.push(renderTable({ head: ['message type', 'count'], ...style }, counts, columns));
   if (s.transactions.length) {
-    const tt = new Table({ head: ['#', 'protocol', 'request', 'client → server', 'tx', 'rtt', 'outcome'], ...style });
-    for (const t of s.transactions.slice(0, 200)) tt.push([t.stream, t.protocol, t.kind, `${t.client} → ${t.server}`, t.transactionId, t.rtt !== undefined ? `${(t.rtt * 1000).toFixed(1)} ms` : '-', t.outcome]);
-    out.push(tt.toString());
+    const rows = s.transactions.slice(0, 200).map((t) => [t.stream, t.protocol, t.kind, `${t.client} → ${t.server}`, t.transactionId, t.rtt !== undefined ? `${(t.rtt * 1000).toFixed(1)} ms` : '-', t.outcome]);
+    out.push(renderTable({ head: ['#', 'protocol', 'request', 'client → server', 'tx', 'rtt', 'outcome'], ...style }, rows, columns));
     if (s.transactions.length > 200) out.push(`… ${s.transactions.length - 200} more transactions (use --json)`);
   }
   const skipped = Object.entries(s.skipped);

@@ -1,0 +1,49 @@
+import Table from 'cli-table3';
+import { visibleWidth } from './io.js';
+
+export type TableOptions = ConstructorParameters<typeof Table>[0];
+export type Row = readonly (string | number)[];
+
+/** Narrowest a column is made before words are cut (a cell's padding included). */
+const MIN_COLUMN = 5;
+
+/**
+ * A cli-table3 table, rendered to fit `columns` when stdout is a TTY of that width
+ * (tools/io.ts `Io.columns`); with `columns` undefined (piped), exactly as `options` say.
+ *
+ * Fitting: each column starts at its content's width; while the table is too wide, the
+ * widest column gives up a column, first no narrower than its longest word (so text folds
+ * at spaces), then down to MIN_COLUMN (a longer word is then cut with an ellipsis by cli-table3).
+ */
+export function renderTable(options: TableOptions, rows: readonly Row[], columns: number | undefined): string {
+  if (columns === undefined) {
+    const t = new Table(options);
+    for (const r of rows) t.push([...r]);
+    return t.toString();
+  }
+  const head = options?.head ?? [];
+  const n = Math.max(head.length, ...rows.map((r) => r.length));
+  const cells = [head, ...rows].map((r) => Array.from({ length: n }, (_, i) => String(r[i] ?? '')));
+  const padding = (options?.style?.['padding-left'] ?? 1) + (options?.style?.['padding-right'] ?? 1);
+  const natural = Array.from({ length: n }, (_, i) => padding + Math.max(1, ...cells.flatMap((r) => r[i]!.split('\n').map(visibleWidth))));
+  const longestWord = Array.from({ length: n }, (_, i) => padding + Math.max(1, ...cells.flatMap((r) => r[i]!.split(/\s+/).map(visibleWidth))));
+  const widths = fitWidths(natural, longestWord, columns - (n + 1));
+  const t = new Table({ ...options, colWidths: widths, wordWrap: true, wrapOnWordBoundary: true });
+  for (const r of rows) t.push([...r]);
+  return t.toString();
+}
+
+/** Column widths summing to at most `room` where possible: the widest column shrinks first. */
+export function fitWidths(natural: readonly number[], longestWord: readonly number[], room: number): number[] {
+  const widths = [...natural];
+  const total = (): number => widths.reduce((a, b) => a + b, 0);
+  for (const floor of [(i: number) => Math.min(natural[i]!, Math.max(MIN_COLUMN, longestWord[i]!)), () => MIN_COLUMN]) {
+    while (total() > room) {
+      let widest = -1;
+      for (let i = 0; i < widths.length; i++) if (widths[i]! > floor(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i;
+      if (widest < 0) break;
+      widths[widest]! -= 1;
+    }
+  }
+  return widths;
+}
