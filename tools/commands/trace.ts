@@ -30,7 +30,9 @@ export const describe = 'Decode a pcap/pcapng capture (or live traffic through a
 
 export function builder(y: Argv) {
   return withFrames(withJson(y))
-    .positional('capture', { type: 'string', describe: 'pcap or pcapng file (format found by its magic bytes, not its name)' })
+    .positional('capture', { type: 'string', describe: 'pcap or pcapng file (format found by its magic bytes, not its name); - reads it from stdin as it comes (tcpdump -w - | btscope trace -)' })
+    .option('interface', { type: 'string', describe: 'Live capture: run tcpdump -w - on this interface (lo, eth0, any) and trace as packets come; stop with Ctrl-C or --duration' })
+    .option('bpf', { type: 'string', describe: 'With --interface: a tcpdump filter, e.g. "port 6881"' })
     .option('keylog', {
       type: 'string',
       describe: 'Decrypt MSE/PE streams with the secrets in this key log (written by download/seed/handshake --keylog; default $BTSCOPE_KEYLOG)',
@@ -44,9 +46,11 @@ export function builder(y: Argv) {
     .option('listen', { type: 'number', describe: 'Live mode: accept clients on this port (127.0.0.1) and forward them to --forward, printing both directions' })
     .option('forward', { type: 'string', describe: 'Live mode: HOST:PORT of the peer to forward to' })
     .option('wide', { type: 'boolean', default: false, describe: 'On a terminal, print each line whole (by default it is cut to the terminal\'s width with …; piped output is always whole)' })
-    .option('duration', { type: 'number', describe: 'Live mode: stop after this many seconds (default: until interrupted)' })
+    .option('duration', { type: 'number', describe: 'Live mode and --interface: stop after this many seconds (default: until interrupted)' })
     .check((a) => {
-      if (a.listen === undefined && !a.capture) throw new UsageError('give a capture file, or --listen PORT --forward HOST:PORT for live mode');
+      if (a.listen === undefined && a.interface === undefined && !a.capture) throw new UsageError('give a capture file (- for stdin), --interface IF to capture live with tcpdump, or --listen PORT --forward HOST:PORT for live mode');
+      if ([a.capture !== undefined, a.interface !== undefined, a.listen !== undefined].filter(Boolean).length > 1) throw new UsageError('give one of a capture file, --interface IF or --listen PORT');
+      if (a.bpf !== undefined && a.interface === undefined) throw new UsageError('--bpf FILTER goes with --interface IF');
       if (a.listen !== undefined && !a.forward) throw new UsageError('--listen needs --forward HOST:PORT');
       if ((a.extract === undefined) !== (a.torrent === undefined)) throw new UsageError('--extract DIR and --torrent FILE go together');
       checkTypes(a.type as string[] | undefined);
@@ -56,6 +60,8 @@ export function builder(y: Argv) {
     .example('$0 trace capture.pcap --summary', 'streams, clients, message counts, tracker/DHT round trips')
     .example('$0 trace capture.pcap --stream 3 --type piece --frames', 'hex-annotated piece messages of stream 3')
     .example('$0 trace capture.pcap --extract out/ --torrent x.torrent', 'rebuild and check the pieces seen')
+    .example('$0 trace --interface lo --bpf "port 6881"', 'live: capture with tcpdump and trace as packets come')
+    .example('tcpdump -i any -U -w - port 6881 | $0 trace -', 'live: any capture on stdin')
     .example('$0 trace --listen 7000 --forward 127.0.0.1:6881', 'live: point a client at 127.0.0.1:7000')
     .epilogue('--json: one JSON document a line (events, then the summary or the extraction); when the run fails, the last line is {"ok": false, "error": ...}. Exit codes: 0 decoded; 1 --extract found a piece with a wrong hash, or no stream carries the torrent\'s info-hash; 2 usage (a --type or --stream that does not exist); 3 the capture is not pcap/pcapng or is corrupt.');
 }
@@ -73,6 +79,8 @@ interface Args {
   listen?: number;
   forward?: string;
   duration?: number;
+  interface?: string;
+  bpf?: string;
   keylog?: string;
   wide?: boolean;
   io?: unknown;
@@ -145,18 +153,38 @@ async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
 
   if (argv.listen !== undefined) return live(argv, tracer, io, out);
 
-  const path = argv.capture!;
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) throw new UsageError(`${path}: is a directory`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${path}: no such file`);
-    throw e;
+  let source: AsyncIterable<Uint8Array>;
+  let path: string;
+  let stopCapture = (): void => undefined;
+  if (argv.interface !== undefined) {
+    const { startTcpdump } = await import('../tcpdump.js');
+    const capture = await startTcpdump(argv.interface, argv.bpf, (line) => io.err(line));
+    stopCapture = capture.stop;
+    source = flushEachChunk(capture.chunks, out);
+    path = `interface ${argv.interface}`;
+  } else {
+    // `-` is stdin (the CLI already turns it into /dev/stdin; a direct call may not).
+    path = argv.capture === '-' ? '/dev/stdin' : argv.capture!;
+    let regular: boolean;
+    try {
+      const st = path === '/dev/stdin' ? await fstat0() : await stat(path);
+      if (st.isDirectory()) throw new UsageError(`${path}: is a directory`);
+      regular = st.isFile();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${path}: no such file`);
+      throw e;
+    }
+    // A pipe (stdin, a fifo) may be a live capture: each line is printed as soon as its chunk is traced.
+    // stdin that is a socket (a parent's spawn pipe) cannot be opened by name: it is read as a stream.
+    const chunks = regular ? fileChunks(path, () => out.closed) : path === '/dev/stdin' ? streamChunks(process.stdin) : fileChunks(path, () => out.closed);
+    source = regular ? chunks : flushEachChunk(chunks, out);
   }
   let reader;
+  const until = argv.interface !== undefined ? stopOnDurationOrSignal(argv, stopCapture) : undefined;
   try {
-    reader = await readCapture(fileChunks(path, () => out.closed), (p) => tracer.packet(p));
+    reader = await readCapture(source, (p) => tracer.packet(p));
   } finally {
+    until?.();
     out.flush();
   }
   const summary = tracer.end();
@@ -236,6 +264,38 @@ async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promis
   out.flush();
   if (argv.summary) io.out(Table ? summaryTables(Table, summary, 'live', io.color, argv.wide ? undefined : io.columns) : stringifyJson(summaryJson(summary, 'live')));
   return EXIT.ok;
+}
+
+/** stdin's file status (a file, a pipe, a socket, a TTY), without opening it by name. */
+async function fstat0(): Promise<import('node:fs').Stats> {
+  const { fstat } = await import('node:fs');
+  return new Promise((resolve, reject) => fstat(0, (e, st) => (e ? reject(e) : resolve(st))));
+}
+
+/** A readable stream's chunks as Uint8Array views (each a fresh buffer, so kept views stay valid). */
+async function* streamChunks(stream: NodeJS.ReadableStream): AsyncGenerator<Uint8Array> {
+  for await (const chunk of stream as AsyncIterable<Buffer>) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+}
+
+/** Lines out after each chunk is traced (a live source: lines as they happen, still batched per chunk). */
+async function* flushEachChunk(chunks: AsyncIterable<Uint8Array>, out: LineBuffer): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    yield chunk;
+    out.flush();
+    if (out.closed) return;
+  }
+}
+
+/** Calls `stop` after --duration, on Ctrl-C, or when argv.signal aborts; the returned function undoes that. */
+function stopOnDurationOrSignal(argv: Args, stop: () => void): () => void {
+  const timer = argv.duration !== undefined ? setTimeout(stop, argv.duration * 1000) : undefined;
+  argv.signal?.addEventListener('abort', stop, { once: true });
+  if (!argv.signal) process.once('SIGINT', stop);
+  return () => {
+    if (timer) clearTimeout(timer);
+    argv.signal?.removeEventListener('abort', stop);
+    process.removeListener('SIGINT', stop);
+  };
 }
 
 /**
