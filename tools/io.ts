@@ -91,3 +91,30 @@ export function visibleWidth(s: string): number {
 export function hexOptions(io: Io): { color: boolean; width?: number; fit?: boolean } {
   return io.columns === undefined ? { color: io.color } : { color: io.color, width: Math.min(io.columns, 160), fit: true };
 }
+
+/**
+ * Prose folded at spaces to `columns` (no change when undefined: not a TTY). A continuation
+ * keeps its line's indent; a word longer than a line is cut with an ellipsis.
+ */
+export function foldText(text: string, columns: number | undefined): string {
+  if (columns === undefined) return text;
+  return text
+    .split('\n')
+    .flatMap((line) => {
+      if (visibleWidth(line) <= columns) return [line];
+      const indent = /^\s*/.exec(line)![0].slice(0, Math.floor(columns / 2));
+      const lines: string[] = [];
+      let current = '';
+      for (const word of line.trimStart().split(' ')) {
+        const candidate = current === '' ? indent + word : `${current} ${word}`;
+        if (current === '' || visibleWidth(candidate) <= columns) current = candidate;
+        else {
+          lines.push(current);
+          current = indent + word;
+        }
+      }
+      lines.push(current);
+      return lines.map((l) => fitLine(l, columns));
+    })
+    .join('\n');
+}

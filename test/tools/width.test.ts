@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandList } from '../../tools/commands/index.js';
 import { handler as complyTool } from '../../tools/commands/comply.js';
+import { handler as demoTool } from '../../tools/commands/demo.js';
 import { handler as traceTool } from '../../tools/commands/trace.js';
 import { handler as trackerTool } from '../../tools/commands/tracker.js';
-import { captureIo, fitLine, visibleWidth } from '../../tools/io.js';
+import { captureIo, fitLine, foldText, visibleWidth } from '../../tools/io.js';
 import { fitWidths } from '../../tools/table.js';
 import { startTracker, type RunningTracker } from '../../lib/tracker/server/index.js';
 
@@ -119,5 +120,26 @@ describe('trace fits the terminal unless --wide', () => {
     const tty = await trace({ frames: true, type: ['handshake', 'extended'] }, TTY);
     expect(tty).toMatch(/── /);
     expect(tooWide(tty)).toEqual([]);
+  });
+});
+
+describe('the demo fits the terminal', () => {
+  const demo = async (columns?: number): Promise<string> => {
+    const io = captureIo({ columns });
+    expect(await demoTool({ size: 1, 'frames-limit': 9, keep: false, io } as never)).toBe(0);
+    return io.text();
+  };
+  it('frame headings folded and prose folded to 80 columns on a TTY; whole lines when piped', async () => {
+    const tty = await demo(TTY);
+    expect(tty).toMatch(/^── → to 127\.0\.0\.1:\d+: handshake/m);
+    expect(tooWide(tty)).toEqual([]);
+    const piped = await demo();
+    expect(piped).toMatch(/^── → to 127\.0\.0\.1:\d+: handshake .*\(68 bytes at 0\) ──$/m);
+    expect(widest(piped)).toBeGreaterThan(TTY);
+  }, 30_000);
+
+  it('foldText: at spaces, keeping the indent; untouched when not a TTY', () => {
+    expect(foldText('         info-hash abc (SHA-1 of the raw info dict)', 30)).toBe('         info-hash abc (SHA-1\n         of the raw info dict)');
+    expect(foldText('a '.repeat(100), undefined)).toBe('a '.repeat(100));
   });
 });
