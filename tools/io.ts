@@ -94,19 +94,19 @@ export function hexOptions(io: Io): { color: boolean; width?: number; fit?: bool
 
 /**
  * Prose folded at spaces to `columns` (no change when undefined: not a TTY). A continuation
- * keeps its line's indent; a word longer than a line is cut with an ellipsis.
+ * keeps its line's indent, plus `hang` columns; a word longer than a line is cut with an ellipsis.
  */
-export function foldText(text: string, columns: number | undefined): string {
+export function foldText(text: string, columns: number | undefined, hang = 0): string {
   if (columns === undefined) return text;
   return text
     .split('\n')
     .flatMap((line) => {
       if (visibleWidth(line) <= columns) return [line];
-      const indent = /^\s*/.exec(line)![0].slice(0, Math.floor(columns / 2));
+      const indent = (/^\s*/.exec(line)![0] + ' '.repeat(hang)).slice(0, Math.floor(columns / 2));
       const lines: string[] = [];
       let current = '';
       for (const word of line.trimStart().split(' ')) {
-        const candidate = current === '' ? indent + word : `${current} ${word}`;
+        const candidate = current === '' ? /^\s*/.exec(line)![0] + word : `${current} ${word}`;
         if (current === '' || visibleWidth(candidate) <= columns) current = candidate;
         else {
           lines.push(current);

@@ -29,8 +29,47 @@ export function renderTable(options: TableOptions, rows: readonly Row[], columns
   const longestWord = Array.from({ length: n }, (_, i) => padding + Math.max(1, ...cells.flatMap((r) => r[i]!.split(/\s+/).map(visibleWidth))));
   const widths = fitWidths(natural, longestWord, columns - (n + 1));
   const t = new Table({ ...options, colWidths: widths, wordWrap: true, wrapOnWordBoundary: true });
-  for (const r of rows) t.push([...r]);
+  for (const r of rows) t.push(r.map((c, i) => (typeof c === 'string' ? breakLongWords(c, widths[i]! - padding) : c)));
   return t.toString();
+}
+
+/**
+ * Words wider than `room` (paths, URLs) broken onto lines of their own, after a `/` where
+ * there is one: cli-table3 would otherwise cut them with an ellipsis and the rest be lost.
+ * Coloured words are left alone (a cut could split an escape code).
+ */
+export function breakLongWords(text: string, room: number): string {
+  if (room < 1) return text;
+  return text
+    .split('\n')
+    .map((line) =>
+      line
+        .split(' ')
+        .map((word) => (word.length <= room || word.includes('\x1b') ? word : packPieces(word.split(/(?<=\/)/), room)))
+        .join(' '),
+    )
+    .join('\n');
+}
+
+function packPieces(pieces: string[], room: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (let piece of pieces) {
+    while (piece.length > 0) {
+      if (line.length + piece.length <= room) {
+        line += piece;
+        piece = '';
+      } else if (line.length > 0) {
+        lines.push(line);
+        line = '';
+      } else {
+        lines.push(piece.slice(0, room));
+        piece = piece.slice(room);
+      }
+    }
+  }
+  if (line) lines.push(line);
+  return lines.join('\n');
 }
 
 /** Column widths summing to at most `room` where possible: the widest column shrinks first. */

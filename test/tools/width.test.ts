@@ -5,10 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandList } from '../../tools/commands/index.js';
 import { handler as complyTool } from '../../tools/commands/comply.js';
 import { handler as demoTool } from '../../tools/commands/demo.js';
+import { handler as torrentTool } from '../../tools/commands/torrent.js';
+import { encode } from '../../lib/bencode/encode.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { handler as traceTool } from '../../tools/commands/trace.js';
 import { handler as trackerTool } from '../../tools/commands/tracker.js';
 import { captureIo, fitLine, foldText, visibleWidth } from '../../tools/io.js';
-import { fitWidths } from '../../tools/table.js';
+import { breakLongWords, fitWidths } from '../../tools/table.js';
 import { startTracker, type RunningTracker } from '../../lib/tracker/server/index.js';
 
 /**
@@ -89,6 +93,12 @@ describe('tables fit the terminal, folded at word boundaries', () => {
     expect(fitWidths([10, 40, 30], [6, 30, 8], 50)).toEqual([10, 30, 10]);
     expect(fitWidths([5, 5], [5, 5], 100)).toEqual([5, 5]);
   });
+
+  it('breakLongWords: a path wider than its column breaks after a / (else anywhere), not cut with …', () => {
+    expect(breakLongWords('aaaa/bbbb/cc short', 10)).toBe('aaaa/bbbb/\ncc short');
+    expect(breakLongWords('abcdefghijkl', 5)).toBe('abcde\nfghij\nkl');
+    expect(breakLongWords('fits', 10)).toBe('fits');
+  });
 });
 
 describe('trace fits the terminal unless --wide', () => {
@@ -141,5 +151,40 @@ describe('the demo fits the terminal', () => {
   it('foldText: at spaces, keeping the indent; untouched when not a TTY', () => {
     expect(foldText('         info-hash abc (SHA-1 of the raw info dict)', 30)).toBe('         info-hash abc (SHA-1\n         of the raw info dict)');
     expect(foldText('a '.repeat(100), undefined)).toBe('a '.repeat(100));
+  });
+});
+
+describe('torrent fits the terminal', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'btscope-width-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'long.torrent');
+  const long = 'a-rather-long-folder-name-for-a-season-of-something';
+  writeFileSync(
+    file,
+    encode({
+      announce: 'http://tracker.example.invalid:6969/announce',
+      'announce-list': [['http://tracker.example.invalid:6969/announce', 'udp://another-tracker.example.invalid:1337/announce', 'udp://third.example.invalid:80/announce']],
+      comment: 'a comment long enough to need folding on an eighty-column terminal, as some are',
+      info: {
+        name: long,
+        'piece length': 16384,
+        pieces: new Uint8Array(40),
+        files: [
+          { length: 20000, path: [long, 'episode 01 - the one where the file name alone is wider than eighty columns.mkv'] },
+          { length: 3, path: ['notes.txt'] },
+        ],
+      },
+    }),
+  );
+  const show = async (columns?: number): Promise<string> => {
+    const io = captureIo({ columns });
+    expect(await torrentTool({ file, json: false, frames: false, magnet: false, 'max-files': 100, io } as never)).toBe(0);
+    return io.text();
+  };
+  it('the summary and its file table within 80 columns on a TTY; whole lines when piped', async () => {
+    const tty = await show(TTY);
+    expect(tooWide(tty)).toEqual([]);
+    expect(tty).toContain('notes.txt');
+    expect(widest(await show())).toBeGreaterThan(TTY);
   });
 });

@@ -9,7 +9,7 @@ import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { palette } from '../../lib/render/color.js';
 import { EXIT } from '../exit-codes.js';
 import { readInput } from '../input.js';
-import { hexOptions, ioOf, type Io } from '../io.js';
+import { foldText, hexOptions, ioOf, type Io } from '../io.js';
 import { renderTable } from '../table.js';
 import { withFrames, withJson } from '../options.js';
 import { readTorrent } from '../shared.js';
@@ -52,7 +52,7 @@ export async function handler(argv: Args): Promise<number> {
   } else if (argv.frames) {
     io.out(renderHexFrame(torrentFrame(t, label), hexOptions(io)));
   } else {
-    io.out(summary(t, label, io, argv['max-files']));
+    io.out(foldText(summary(t, label, io, argv['max-files']), io.columns));
   }
   if (errors.length > 0) {
     const d = errors[0]!;
@@ -102,7 +102,8 @@ function diagnosticLine(d: Diagnostic): Record<string, unknown> {
 function summary(t: Torrent, label: string, io: Io, maxFiles: number): string {
   const p = palette(io.color);
   const out: string[] = [];
-  const row = (k: string, v: string): void => void out.push(`${p.label(k.padEnd(13))}${v}`);
+  // On a TTY a long value folds under itself (column 13); piped, one line per key.
+  const row = (k: string, v: string): void => void out.push(foldText(`${p.label(k.padEnd(13))}${v}`, io.columns, 13));
   out.push(p.heading(`${label}: ${torrentKind(t)} torrent, ${t.raw.length} bytes`));
   row('name', JSON.stringify(t.name));
   if (t.infoHash) row('info-hash v1', toHex(t.infoHash));

@@ -11,7 +11,7 @@ import { torrentFrame } from '../../lib/metainfo/frame.js';
 import { EXIT } from '../exit-codes.js';
 import { hashProgress } from '../hash-progress.js';
 import { readInput } from '../input.js';
-import { hexOptions, ioOf, type Io } from '../io.js';
+import { foldText, hexOptions, ioOf, type Io } from '../io.js';
 import { renderTable } from '../table.js';
 import { withFrames, withJson } from '../options.js';
 import { readTorrent } from '../shared.js';
@@ -49,7 +49,7 @@ export async function handler(argv: Args): Promise<number> {
   const progress = hashProgress(io, argv.progress && !argv.json, 'verifying');
   const r = await verifyContent(t, argv.dir, { threads: argv.threads, onProgress: (d, n) => progress.update(d, n) }).finally(() => progress.end());
   if (argv.json) io.out(JSON.stringify(verifyJson(t, r), null, 2));
-  else io.out(summary(t, r, argv, io));
+  else io.out(foldText(summary(t, r, argv, io), io.columns));
   return r.ok ? EXIT.ok : EXIT.failure;
 }
 
