@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { visibleWidth } from './io.js';
+import { foldText, visibleWidth } from './io.js';
 
 export type TableOptions = ConstructorParameters<typeof Table>[0];
 export type Row = readonly (string | number)[];
@@ -12,8 +12,9 @@ const MIN_COLUMN = 5;
  * (tools/io.ts `Io.columns`); with `columns` undefined (piped), exactly as `options` say.
  *
  * Fitting: each column starts at its content's width; while the table is too wide, the
- * widest column gives up a column, first no narrower than its longest word (so text folds
- * at spaces), then down to MIN_COLUMN (a longer word is then cut with an ellipsis by cli-table3).
+ * widest column gives up a column, no narrower than its longest word, so text folds at spaces
+ * (a path or URL wider than its column breaks after a /). A table that cannot fit that way
+ * (too many columns) is printed as one record a row: `name  value` lines, values folded.
  */
 export function renderTable(options: TableOptions, rows: readonly Row[], columns: number | undefined): string {
   if (columns === undefined) {
@@ -26,7 +27,10 @@ export function renderTable(options: TableOptions, rows: readonly Row[], columns
   const cells = [head, ...rows].map((r) => Array.from({ length: n }, (_, i) => String(r[i] ?? '')));
   const padding = (options?.style?.['padding-left'] ?? 1) + (options?.style?.['padding-right'] ?? 1);
   const natural = Array.from({ length: n }, (_, i) => padding + Math.max(1, ...cells.flatMap((r) => r[i]!.split('\n').map(visibleWidth))));
-  const longestWord = Array.from({ length: n }, (_, i) => padding + Math.max(1, ...cells.flatMap((r) => r[i]!.split(/\s+/).map(visibleWidth))));
+  // Words break at spaces, and a path or URL after a / (breakLongWords).
+  const longestWord = Array.from({ length: n }, (_, i) => padding + Math.max(1, ...cells.flatMap((r) => r[i]!.split(/\s+|(?<=\/)/).map(visibleWidth))));
+  // Too many columns for the terminal even with every word on a line of its own: one record a row.
+  if (longestWord.reduce((x, y) => x + y, 0) > columns - (n + 1)) return renderRecords(cells[0]!, cells.slice(1), columns);
   const widths = fitWidths(natural, longestWord, columns - (n + 1));
   const t = new Table({ ...options, colWidths: widths, wordWrap: true, wrapOnWordBoundary: true });
   for (const r of rows) t.push(r.map((c, i) => (typeof c === 'string' ? breakLongWords(c, widths[i]! - padding) : c)));
@@ -85,4 +89,23 @@ export function fitWidths(natural: readonly number[], longestWord: readonly numb
     }
   }
   return widths;
+}
+
+/** Rows as records: each cell on its own line after its column's name, a blank line between rows. */
+function renderRecords(head: readonly string[], rows: readonly string[][], columns: number): string {
+  const nameWidth = Math.min(Math.floor(columns / 2), Math.max(0, ...head.map(visibleWidth)));
+  // A name wider than that has its value on the next line.
+  const pad = (s: string): string => (visibleWidth(s) > nameWidth ? `${s}\n${' '.repeat(nameWidth)}` : s + ' '.repeat(nameWidth - visibleWidth(s)));
+  return rows
+    .map((row) =>
+      row
+        .map((value, i) => {
+          const [first = '', ...rest] = value.split('\n');
+          const name = head[i] ?? '';
+          const lines = [`${pad(name)}  ${first}`, ...rest.map((l) => `${' '.repeat(nameWidth + 2)}${l}`)];
+          return foldText(lines.map((l) => l.trimEnd()).join('\n'), columns, nameWidth + 2);
+        })
+        .join('\n'),
+    )
+    .join('\n\n');
 }
