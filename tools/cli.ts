@@ -5,7 +5,7 @@ import { loadCommands } from './commands/index.js';
 import { UsageError } from '../lib/core/errors.js';
 import { describeError, errorJson } from './errors.js';
 import { EXIT } from './exit-codes.js';
-import { processStdoutUsed } from './io.js';
+import { processStdoutUsed, ttyColumns } from './io.js';
 import { checkNumbers } from './options.js';
 
 /** `--json` on the command line: a failure is then also one JSON document on stdout. */
@@ -37,7 +37,8 @@ export async function main(args: string[]): Promise<number> {
     .demandCommand(1, 'Name a tool: btscope <tool> --help explains each one.')
     .strict()
     .recommendCommands()
-    .wrap(null)
+    // On a terminal, help fits its width; piped, every option stays on one line (for grep).
+    .wrap(ttyColumns(process.stdout) ?? null)
     .epilogue(
       'Exit codes: 0 ok, 1 the answer is no (check failed, nothing answered), 2 usage, 3 undecodable input, 4 network, 70 internal error.',
     )

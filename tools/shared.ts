@@ -15,7 +15,7 @@ import { parseTorrent } from '../lib/metainfo/parse.js';
 import type { Torrent } from '../lib/metainfo/types.js';
 import { renderHexFrame } from '../lib/render/hex-frame.js';
 import { announce } from '../lib/tracker/client/announce.js';
-import type { Io } from './io.js';
+import { hexOptions, type Io } from './io.js';
 
 /** The tracker client as the engine wants it (the engine does not import lib/tracker). */
 export const trackerAnnounce: AnnounceFn = async (url, req) => {
@@ -41,7 +41,7 @@ export function frameLogger(io: Io, types: string | undefined, limit: number): (
       return;
     }
     shown++;
-    io.out(renderHexFrame({ ...f, title: `${dir === 'out' ? '→' : '←'} ${peer} ${f.title}` }, { color: io.color }));
+    io.out(renderHexFrame({ ...f, title: `${dir === 'out' ? '→' : '←'} ${peer} ${f.title}` }, hexOptions(io)));
   };
 }
 

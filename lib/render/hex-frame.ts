@@ -8,6 +8,11 @@ export interface HexRenderOptions {
   color?: boolean;
   /** Total width to fit; annotations are cut to it. */
   width?: number;
+  /**
+   * Fit `width` everywhere, the heading too (folded at spaces): for a TTY. Without it the
+   * heading is one line whatever its length, as grep and scripts of piped output expect.
+   */
+  fit?: boolean;
   /** Rows shown per field before eliding the middle of long values. */
   maxRowsPerField?: number;
 }
@@ -26,7 +31,8 @@ export function renderHexFrame(frame: Frame, options: HexRenderOptions = {}): st
   const width = options.width ?? defaultWidth();
   const maxRows = Math.max(2, options.maxRowsPerField ?? 4);
   const out: string[] = [];
-  out.push(p.heading(heading(frame)));
+  const head = heading(frame);
+  for (const line of options.fit ? fold(head, width) : [head]) out.push(p.heading(line));
   const annotationWidth = Math.max(16, width - HEX_COLUMN_WIDTH - 1);
 
   const emitBytes = (start: number, end: number, depth: number, text: string, diags?: readonly Diagnostic[]): void => {
@@ -90,6 +96,22 @@ function heading(frame: Frame): string {
         .join(' ')
     : '';
   return `── ${frame.title}${meta ? `  ${meta}` : ''}  (${frame.bytes.length} bytes at ${frame.base}) ──`;
+}
+
+/** Lines of at most `width` columns, broken at spaces (a word longer than that is cut); continuations indented. */
+function fold(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const candidate = line === '' ? word : `${line} ${word}`;
+    if (candidate.length <= width || line.trim() === '') line = candidate;
+    else {
+      lines.push(line.trimEnd());
+      line = `   ${word}`;
+    }
+  }
+  lines.push(line.trimEnd());
+  return lines.map((l) => cut(l, width));
 }
 
 function hexRows(frame: Frame, start: number, end: number): string[] {

@@ -60,6 +60,24 @@ describe('btscope comply', () => {
     }
   }, 30_000);
 
+  it('on an 80-column TTY the report and its evidence frames fit 80 columns, words whole; piped it keeps its width (issue 14 item 10)', async () => {
+    const peer = await startBrokenPeer(torrent, 'bitfield_twice');
+    try {
+      const run = async (columns?: number): Promise<string> => {
+        const io = captureIo({ columns });
+        expect(await handler({ ...fast, frames: true, only: ['ordering', 'handshake'], target: file, peer: `127.0.0.1:${peer.port}`, io })).toBe(EXIT.failure);
+        return io.text();
+      };
+      const tty = await run(80);
+      expect(tty.split('\n').filter((l) => [...l].length > 80)).toEqual([]);
+      expect(tty).toContain('ordering.bitfield_once');
+      const piped = await run();
+      expect(Math.max(...piped.split('\n').map((l) => [...l].length))).toBeGreaterThan(80);
+    } finally {
+      await peer.close();
+    }
+  }, 60_000);
+
   it('no colour codes unless stdout takes colour (table header and borders included)', async () => {
     const plain = captureIo();
     await handler({ ...fast, list: true, io: plain });

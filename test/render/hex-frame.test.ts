@@ -83,3 +83,26 @@ describe('hex-annotated frame', () => {
     expect(json.fields[0]!.children[1]!.span).toEqual([11, 25]);
   });
 });
+
+describe('the heading on a terminal (issue 14 item 10)', () => {
+  const bytes = enc('d1:ai1ee');
+  const frame: Frame = {
+    title: '→ to 127.0.0.1:42433: handshake',
+    bytes,
+    base: 0,
+    fields: [bencodeFields(decode(bytes), 'root')],
+    meta: { direction: 'out', peer: '127.0.0.1:42433', decrypted: 'RC4' },
+  };
+
+  it('fit: folded at spaces to the width, every word kept', () => {
+    const text = renderHexFrame(frame, { width: 80, fit: true });
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    const heading = text.split('\n').filter((l) => !/^[0-9a-f]{8}:|^\s/.test(l) || /^ {3}\S/.test(l)).slice(0, 2).join(' ');
+    expect(heading.replace(/\s+/g, ' ')).toBe('── → to 127.0.0.1:42433: handshake direction=out peer=127.0.0.1:42433 decrypted=RC4 (8 bytes at 0) ──');
+  });
+
+  it('without fit (piped): one line, whatever its length', () => {
+    const first = renderHexFrame(frame, { width: 80 }).split('\n')[0]!;
+    expect(first).toBe('── → to 127.0.0.1:42433: handshake  direction=out peer=127.0.0.1:42433 decrypted=RC4  (8 bytes at 0) ──');
+  });
+});

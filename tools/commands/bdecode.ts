@@ -8,7 +8,7 @@ import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { renderTree } from '../../lib/render/tree.js';
 import { diagnosticJson } from '../../lib/render/json.js';
 import { withFrames, withJson } from '../options.js';
-import { ioOf } from '../io.js';
+import { hexOptions, ioOf } from '../io.js';
 import { readInput } from '../input.js';
 import { EXIT } from '../exit-codes.js';
 import { jsonOf } from '../shared.js';
@@ -45,7 +45,7 @@ export async function handler(argv: Args): Promise<number> {
     return EXIT.ok;
   }
   const frame: Frame = { title: argv.file === '-' ? 'stdin' : argv.file, bytes, base: 0, fields: [bencodeFields(doc, 'root')] };
-  io.out(argv.frames ? renderHexFrame(frame, { color: io.color }) : renderTree(frame, { color: io.color }));
+  io.out(argv.frames ? renderHexFrame(frame, { color: io.color }) : renderTree(frame, hexOptions(io)));
   for (const d of doc.diagnostics) io.err(`warning: ${d.code} at byte ${d.span.start}: ${d.message}`);
   return EXIT.ok;
 }

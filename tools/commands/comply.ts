@@ -1,5 +1,4 @@
 import type { Argv } from 'yargs';
-import Table from 'cli-table3';
 import { TransportError, UsageError } from '../../lib/core/errors.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { readTorrent } from '../shared.js';
@@ -17,6 +16,7 @@ import { stringifyJson } from '../../lib/render/json.js';
 import { EXIT } from '../exit-codes.js';
 import { readInput } from '../input.js';
 import { ioOf } from '../io.js';
+import { renderTable } from '../table.js';
 import { withFrames, withEncryption, withJson, withTimeout } from '../options.js';
 
 export const command = 'comply [target] [peer]';
@@ -72,9 +72,8 @@ export async function handler(argv: Args): Promise<number> {
   if (argv.list) {
     if (argv.json) io.out(stringifyJson([...ALL_CHECKS, ...MSE_CHECKS].map((c) => ({ id: c.id, bep: c.bep, section: c.section, title: c.title })), 2));
     else {
-      const t = new Table({ head: tableHead(palette(io.color), ['check', 'BEP', 'section', 'rule']), wordWrap: true, colWidths: [36, 5, 18, 40], style: tableStyle() });
-      for (const c of [...ALL_CHECKS, ...MSE_CHECKS]) t.push([c.id, c.bep || 'MSE', c.section, c.title]);
-      io.out(t.toString());
+      const rows = [...ALL_CHECKS, ...MSE_CHECKS].map((c) => [c.id, c.bep || 'MSE', c.section, c.title]);
+      io.out(renderTable({ head: tableHead(palette(io.color), ['check', 'BEP', 'section', 'rule']), wordWrap: true, colWidths: [36, 5, 18, 40], style: tableStyle() }, rows, io.columns));
     }
     return EXIT.ok;
   }
@@ -96,7 +95,7 @@ export async function handler(argv: Args): Promise<number> {
   notServing(report, torrent);
   const failed = report.failed > 0 ? `${report.failed} of ${report.checks.length} checks failed: ${report.checks.filter((c) => c.result === 'fail').map((c) => c.id).join(', ')}` : undefined;
   if (argv.json) io.out(stringifyJson({ ok: !failed, ...(failed ? { error: failed } : {}), ...reportJson(report) }, 2));
-  else io.out(renderReport(report, palette(io.color), argv.frames, torrent.pieceCount));
+  else io.out(renderReport(report, palette(io.color), argv.frames, torrent.pieceCount, io.columns));
   if (failed) io.err(`btscope: ${failed}`);
   return failed ? EXIT.failure : EXIT.ok;
 }
@@ -138,10 +137,11 @@ const MARK: Record<CheckResultKind, (p: Palette, s: string) => string> = {
   skip: (p, s) => p.dim(s),
 };
 
-export function renderReport(report: ComplianceReport, p: Palette, frames: boolean, pieceCount?: number): string {
-  const t = new Table({ head: tableHead(p, ['check', 'BEP', 'result', 'evidence']), wordWrap: true, colWidths: [36, 5, 8, 50], style: tableStyle() });
-  for (const c of report.checks) t.push([c.id, c.bep ? String(c.bep) : 'MSE', MARK[c.result](p, c.result), c.detail]);
-  const out = [`btscope comply ${report.peer}`, t.toString()];
+/** `columns`: the TTY's width to fit (tools/io.ts), undefined when piped. */
+export function renderReport(report: ComplianceReport, p: Palette, frames: boolean, pieceCount?: number, columns?: number): string {
+  const rows = report.checks.map((c) => [c.id, c.bep ? String(c.bep) : 'MSE', MARK[c.result](p, c.result), c.detail]);
+  const t = renderTable({ head: tableHead(p, ['check', 'BEP', 'result', 'evidence']), wordWrap: true, colWidths: [36, 5, 8, 50], style: tableStyle() }, rows, columns);
+  const out = [`btscope comply ${report.peer}`, t];
   out.push(`${report.passed} passed, ${report.failed} failed, ${report.warned} warned, ${report.skipped} skipped`);
   if (frames) {
     for (const c of report.checks) {
@@ -149,7 +149,7 @@ export function renderReport(report: ComplianceReport, p: Palette, frames: boole
       out.push('', p.heading(`── ${c.id}: ${c.result} ──`));
       for (const ref of c.evidence) {
         const f = evidenceFrame(report.sessions, ref, pieceCount);
-        if (f) out.push(renderHexFrame(f, { color: p !== palette(false) }));
+        if (f) out.push(renderHexFrame(f, { color: p !== palette(false), ...(columns !== undefined ? { width: columns, fit: true } : {}) }));
       }
     }
   }

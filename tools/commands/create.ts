@@ -14,7 +14,7 @@ import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { palette } from '../../lib/render/color.js';
 import { EXIT } from '../exit-codes.js';
 import { hashProgress } from '../hash-progress.js';
-import { ioOf } from '../io.js';
+import { hexOptions, ioOf } from '../io.js';
 import { withFrames, withJson } from '../options.js';
 
 export const command = 'create <path>';
@@ -143,7 +143,7 @@ export async function handler(argv: Args): Promise<number> {
       ),
     );
   } else if (argv.frames) {
-    say(renderHexFrame(torrentFrame(t, label), { color: io.color }));
+    say(renderHexFrame(torrentFrame(t, label), hexOptions(io)));
   } else if (argv.magnet) {
     say(formatMagnet(t));
   } else {

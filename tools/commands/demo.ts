@@ -11,7 +11,7 @@ import { demoContent } from '../demo-data.js';
 import { startSeeder } from '../../lib/engine/seeder.js';
 import { download } from '../../lib/engine/downloader.js';
 import { renderProgress } from '../progress.js';
-import { ioOf } from '../io.js';
+import { foldText, hexOptions, ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { summaryText, trackerAnnounce } from '../shared.js';
 
@@ -34,6 +34,8 @@ interface Args {
 
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
+  // Prose folded to a terminal's width; frames are fitted by the hex renderer (hexOptions).
+  const say = (text: string): void => io.out(foldText(text, io.columns));
   const started = performance.now();
   const root = await mkdtemp(path.join(tmpdir(), 'btscope-demo-'));
   const tracker = await startTracker({ host: '127.0.0.1', port: 0, interval: 60 });
@@ -52,20 +54,20 @@ export async function handler(argv: Args): Promise<number> {
     const torrentPath = path.join(root, `${name}.torrent`);
     await writeFile(torrentPath, bytes);
     const torrent = parseTorrent(bytes);
-    io.out(`btscope demo: everything on loopback, nothing leaves this machine\n`);
-    io.out(`torrent  ${name}: ${files.length} files, ${formatBytes(torrent.length)}, ${torrent.pieceCount} pieces of ${formatBytes(torrent.pieceLength)}`);
-    io.out(`         info-hash ${toHex(torrent.infoHash!)} (SHA-1 of the raw info dict)`);
-    io.out(`tracker  ${tracker.url} (btscope's own BEP 3/15 tracker)`);
+    say(`btscope demo: everything on loopback, nothing leaves this machine\n`);
+    say(`torrent  ${name}: ${files.length} files, ${formatBytes(torrent.length)}, ${torrent.pieceCount} pieces of ${formatBytes(torrent.pieceLength)}`);
+    say(`         info-hash ${toHex(torrent.infoHash!)} (SHA-1 of the raw info dict)`);
+    say(`tracker  ${tracker.url} (btscope's own BEP 3/15 tracker)`);
 
     // 2. Our seeder checks the data and announces itself to the tracker.
     seeder = await startSeeder({ torrent, dir: seedDir, trackers: torrent.trackers, announce: trackerAnnounce });
-    io.out(`seeder   127.0.0.1:${seeder.port} (btscope seed: ${seeder.swarm.picker.piecesHave}/${torrent.pieceCount} pieces verified)\n`);
+    say(`seeder   127.0.0.1:${seeder.port} (btscope seed: ${seeder.swarm.picker.piecesHave}/${torrent.pieceCount} pieces verified)\n`);
 
     // 3. The download: peers from the tracker; the first frame of each message type shown hex-annotated.
     const seen = new Set<string>();
     let shown = 0;
     const outDir = path.join(root, 'download');
-    io.out(`download → ${outDir}${argv.keep ? '' : ' (a temporary folder, removed at the end; --keep keeps it)'}; the first frame of each kind, as it crossed the wire:\n`);
+    say(`download → ${outDir}${argv.keep ? '' : ' (a temporary folder, removed at the end; --keep keeps it)'}; the first frame of each kind, as it crossed the wire:\n`);
     const progress = io.errIsTTY;
     const summary = await download({
       torrent,
@@ -78,24 +80,24 @@ export async function handler(argv: Args): Promise<number> {
         if (seen.has(key) || shown >= argv['frames-limit']) return;
         seen.add(key);
         shown++;
-        io.out(renderHexFrame({ ...f, title: `${dir === 'out' ? '→ to' : '← from'} ${peer}: ${f.title}` }, { color: io.color }));
+        io.out(renderHexFrame({ ...f, title: `${dir === 'out' ? '→ to' : '← from'} ${peer}: ${f.title}` }, hexOptions(io)));
       },
       ...(progress ? { onProgress: (p) => process.stderr.write(`\r${renderProgress(p, process.stderr.columns || 80)}`) } : {}),
     });
     if (progress) process.stderr.write('\n');
-    io.out(summaryText(summary, outDir));
+    say(summaryText(summary, outDir));
 
     // 4. Verify independently of the piece hashes: every file byte for byte.
     let same = 0;
     for (const f of files) {
       const got = await readFile(path.join(outDir, name, ...f.path));
       if (Buffer.from(got).equals(Buffer.from(f.data))) same++;
-      else io.out(`  MISMATCH: ${f.path.join('/')}`);
+      else say(`  MISMATCH: ${f.path.join('/')}`);
     }
     const swarm = tracker.swarms;
     void swarm;
-    io.out(`verified ${same}/${files.length} files byte for byte against the generated data; every piece passed SHA-1`);
-    io.out(`done in ${((performance.now() - started) / 1000).toFixed(2)} s. Next: btscope torrent ${argv.keep ? torrentPath : 'FILE.torrent'}, btscope download --help`);
+    say(`verified ${same}/${files.length} files byte for byte against the generated data; every piece passed SHA-1`);
+    say(`done in ${((performance.now() - started) / 1000).toFixed(2)} s. Next: btscope torrent ${argv.keep ? torrentPath : 'FILE.torrent'}, btscope download --help`);
     return same === files.length ? EXIT.ok : EXIT.failure;
   } finally {
     await seeder?.close();

@@ -13,7 +13,7 @@ import { jsonOf } from '../shared.js';
 import { withEncryption, withFrames, withJson, withTimeout } from '../options.js';
 import { encryptionDial, encryptionText } from '../encryption.js';
 import type { EncryptionPolicy } from '../../lib/mse/constants.js';
-import { ioOf } from '../io.js';
+import { hexOptions, ioOf } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 
 export const command = 'handshake <target> <peer>';
@@ -70,7 +70,7 @@ export function messageJson(m: Message, extName?: string): Record<string, unknow
 export function frameSink(argv: { frames: boolean; io?: unknown }): ((f: Frame) => void) | undefined {
   if (!argv.frames) return undefined;
   const io = ioOf(argv);
-  return (f) => io.out(renderHexFrame(f, { color: io.color }) + '\n');
+  return (f) => io.out(renderHexFrame(f, hexOptions(io)) + '\n');
 }
 
 export async function handler(argv: Args): Promise<number> {

@@ -1,5 +1,4 @@
 import type { Argv } from 'yargs';
-import Table from 'cli-table3';
 import { formatBytes, toHex } from '../../lib/core/bytes.js';
 import type { Diagnostic } from '../../lib/core/diagnostic.js';
 import { formatMagnet } from '../../lib/magnet/parse.js';
@@ -10,7 +9,8 @@ import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { palette } from '../../lib/render/color.js';
 import { EXIT } from '../exit-codes.js';
 import { readInput } from '../input.js';
-import { ioOf, type Io } from '../io.js';
+import { foldText, hexOptions, ioOf, type Io } from '../io.js';
+import { renderTable } from '../table.js';
 import { withFrames, withJson } from '../options.js';
 import { readTorrent } from '../shared.js';
 
@@ -50,9 +50,9 @@ export async function handler(argv: Args): Promise<number> {
     const error = first ? { error: `${label}: ${first.message} (at byte ${first.span.start}, ${first.code})` } : {};
     io.out(JSON.stringify({ ok: errors.length === 0, ...error, ...torrentJson(t) }, null, 2));
   } else if (argv.frames) {
-    io.out(renderHexFrame(torrentFrame(t, label), { color: io.color }));
+    io.out(renderHexFrame(torrentFrame(t, label), hexOptions(io)));
   } else {
-    io.out(summary(t, label, io, argv['max-files']));
+    io.out(foldText(summary(t, label, io, argv['max-files']), io.columns));
   }
   if (errors.length > 0) {
     const d = errors[0]!;
@@ -102,7 +102,8 @@ function diagnosticLine(d: Diagnostic): Record<string, unknown> {
 function summary(t: Torrent, label: string, io: Io, maxFiles: number): string {
   const p = palette(io.color);
   const out: string[] = [];
-  const row = (k: string, v: string): void => void out.push(`${p.label(k.padEnd(13))}${v}`);
+  // On a TTY a long value folds under itself (column 13); piped, one line per key.
+  const row = (k: string, v: string): void => void out.push(foldText(`${p.label(k.padEnd(13))}${v}`, io.columns, 13));
   out.push(p.heading(`${label}: ${torrentKind(t)} torrent, ${t.raw.length} bytes`));
   row('name', JSON.stringify(t.name));
   if (t.infoHash) row('info-hash v1', toHex(t.infoHash));
@@ -124,12 +125,12 @@ function summary(t: Torrent, label: string, io: Io, maxFiles: number): string {
   t.trackers.forEach((tier, i) => row(i === 0 ? 'trackers' : '', `tier ${i + 1}: ${tier.join(', ')}`));
   t.webSeeds.forEach((u, i) => row(i === 0 ? 'web seeds' : '', u));
 
-  const table = new Table({ head: ['#', 'path', 'size', 'offset', 'attr'], style: { head: io.color ? ['cyan'] : [], border: io.color ? ['grey'] : [], compact: true }, colAligns: ['right', 'left', 'right', 'right', 'left'] });
+  const rows: string[][] = [];
   for (const [i, f] of t.files.slice(0, maxFiles).entries()) {
     const attr = [f.pad ? (f.implicit ? 'pad (implicit)' : 'pad') : '', f.attr.replace('p', ''), f.symlinkPath ? `-> ${f.symlinkPath.join('/')}` : ''].filter(Boolean).join(' ');
-    table.push([String(i), f.path.join('/'), String(f.length), String(f.offset), attr]);
+    rows.push([String(i), f.path.join('/'), String(f.length), String(f.offset), attr]);
   }
-  out.push('', table.toString());
+  out.push('', renderTable({ head: ['#', 'path', 'size', 'offset', 'attr'], style: { head: io.color ? ['cyan'] : [], border: io.color ? ['grey'] : [], compact: true }, colAligns: ['right', 'left', 'right', 'right', 'left'] }, rows, io.columns));
   if (t.files.length > maxFiles) out.push(p.dim(`… and ${t.files.length - maxFiles} more files (--max-files N, or --json for all)`));
   if (t.diagnostics.length > 0) {
     out.push('', p.heading(`diagnostics (${t.diagnostics.length})`));

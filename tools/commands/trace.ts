@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { open, readFile, stat } from 'node:fs/promises';
-import type TableType from 'cli-table3';
+import type { renderTable as RenderTable } from '../table.js';
 import { readCapture } from '../../lib/capture/format.js';
 import { parseKeylog, type MseSecret } from '../../lib/trace/mse-decrypt.js';
 import { Tracer } from '../../lib/trace/engine.js';
@@ -15,7 +15,7 @@ import { MESSAGE_SPECS } from '../../lib/wire/message-spec.js';
 import { formatBytes } from '../../lib/core/bytes.js';
 import { frameJson, stringifyJson, diagnosticJson } from '../../lib/render/json.js';
 import { withFrames, withJson } from '../options.js';
-import { ioOf, processIo, type Io } from '../io.js';
+import { fitLine, hexOptions, ioOf, processIo, type Io } from '../io.js';
 import { EXIT } from '../exit-codes.js';
 import { errorJson } from '../errors.js';
 import { plural } from '../shared.js';
@@ -30,7 +30,9 @@ export const describe = 'Decode a pcap/pcapng capture (or live traffic through a
 
 export function builder(y: Argv) {
   return withFrames(withJson(y))
-    .positional('capture', { type: 'string', describe: 'pcap or pcapng file (format found by its magic bytes, not its name)' })
+    .positional('capture', { type: 'string', describe: 'pcap or pcapng file (format found by its magic bytes, not its name); - reads it from stdin as it comes (tcpdump -w - | btscope trace -)' })
+    .option('interface', { type: 'string', describe: 'Live capture: run tcpdump -w - on this interface (lo, eth0, any) and trace as packets come; stop with Ctrl-C or --duration' })
+    .option('bpf', { type: 'string', describe: 'With --interface: a tcpdump filter, e.g. "port 6881"' })
     .option('keylog', {
       type: 'string',
       describe: 'Decrypt MSE/PE streams with the secrets in this key log (written by download/seed/handshake --keylog; default $BTSCOPE_KEYLOG)',
@@ -43,9 +45,12 @@ export function builder(y: Argv) {
     .option('torrent', { type: 'string', describe: 'The .torrent whose pieces --extract checks and writes' })
     .option('listen', { type: 'number', describe: 'Live mode: accept clients on this port (127.0.0.1) and forward them to --forward, printing both directions' })
     .option('forward', { type: 'string', describe: 'Live mode: HOST:PORT of the peer to forward to' })
-    .option('duration', { type: 'number', describe: 'Live mode: stop after this many seconds (default: until interrupted)' })
+    .option('wide', { type: 'boolean', default: false, describe: 'On a terminal, print each line whole (by default it is cut to the terminal\'s width with …; piped output is always whole)' })
+    .option('duration', { type: 'number', describe: 'Live mode and --interface: stop after this many seconds (default: until interrupted)' })
     .check((a) => {
-      if (a.listen === undefined && !a.capture) throw new UsageError('give a capture file, or --listen PORT --forward HOST:PORT for live mode');
+      if (a.listen === undefined && a.interface === undefined && !a.capture) throw new UsageError('give a capture file (- for stdin), --interface IF to capture live with tcpdump, or --listen PORT --forward HOST:PORT for live mode');
+      if ([a.capture !== undefined, a.interface !== undefined, a.listen !== undefined].filter(Boolean).length > 1) throw new UsageError('give one of a capture file, --interface IF or --listen PORT');
+      if (a.bpf !== undefined && a.interface === undefined) throw new UsageError('--bpf FILTER goes with --interface IF');
       if (a.listen !== undefined && !a.forward) throw new UsageError('--listen needs --forward HOST:PORT');
       if ((a.extract === undefined) !== (a.torrent === undefined)) throw new UsageError('--extract DIR and --torrent FILE go together');
       checkTypes(a.type as string[] | undefined);
@@ -55,6 +60,8 @@ export function builder(y: Argv) {
     .example('$0 trace capture.pcap --summary', 'streams, clients, message counts, tracker/DHT round trips')
     .example('$0 trace capture.pcap --stream 3 --type piece --frames', 'hex-annotated piece messages of stream 3')
     .example('$0 trace capture.pcap --extract out/ --torrent x.torrent', 'rebuild and check the pieces seen')
+    .example('$0 trace --interface lo --bpf "port 6881"', 'live: capture with tcpdump and trace as packets come')
+    .example('tcpdump -i any -U -w - port 6881 | $0 trace -', 'live: any capture on stdin')
     .example('$0 trace --listen 7000 --forward 127.0.0.1:6881', 'live: point a client at 127.0.0.1:7000')
     .epilogue('--json: one JSON document a line (events, then the summary or the extraction); when the run fails, the last line is {"ok": false, "error": ...}. Exit codes: 0 decoded; 1 --extract found a piece with a wrong hash, or no stream carries the torrent\'s info-hash; 2 usage (a --type or --stream that does not exist); 3 the capture is not pcap/pcapng or is corrupt.');
 }
@@ -72,7 +79,10 @@ interface Args {
   listen?: number;
   forward?: string;
   duration?: number;
+  interface?: string;
+  bpf?: string;
   keylog?: string;
+  wide?: boolean;
   io?: unknown;
   signal?: AbortSignal;
 }
@@ -143,18 +153,38 @@ async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
 
   if (argv.listen !== undefined) return live(argv, tracer, io, out);
 
-  const path = argv.capture!;
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) throw new UsageError(`${path}: is a directory`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${path}: no such file`);
-    throw e;
+  let source: AsyncIterable<Uint8Array>;
+  let path: string;
+  let stopCapture = (): void => undefined;
+  if (argv.interface !== undefined) {
+    const { startTcpdump } = await import('../tcpdump.js');
+    const capture = await startTcpdump(argv.interface, argv.bpf, (line) => io.err(line));
+    stopCapture = capture.stop;
+    source = flushEachChunk(capture.chunks, out);
+    path = `interface ${argv.interface}`;
+  } else {
+    // `-` is stdin (the CLI already turns it into /dev/stdin; a direct call may not).
+    path = argv.capture === '-' ? '/dev/stdin' : argv.capture!;
+    let regular: boolean;
+    try {
+      const st = path === '/dev/stdin' ? await fstat0() : await stat(path);
+      if (st.isDirectory()) throw new UsageError(`${path}: is a directory`);
+      regular = st.isFile();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${path}: no such file`);
+      throw e;
+    }
+    // A pipe (stdin, a fifo) may be a live capture: each line is printed as soon as its chunk is traced.
+    // stdin that is a socket (a parent's spawn pipe) cannot be opened by name: it is read as a stream.
+    const chunks = regular ? fileChunks(path, () => out.closed) : path === '/dev/stdin' ? streamChunks(process.stdin) : fileChunks(path, () => out.closed);
+    source = regular ? chunks : flushEachChunk(chunks, out);
   }
   let reader;
+  const until = argv.interface !== undefined ? stopOnDurationOrSignal(argv, stopCapture) : undefined;
   try {
-    reader = await readCapture(fileChunks(path, () => out.closed), (p) => tracer.packet(p));
+    reader = await readCapture(source, (p) => tracer.packet(p));
   } finally {
+    until?.();
     out.flush();
   }
   const summary = tracer.end();
@@ -163,7 +193,7 @@ async function trace(argv: Args, io: Io, out: LineBuffer): Promise<number> {
 
   if (argv.summary) {
     if (argv.json) io.out(stringifyJson(summaryJson(summary, reader.format)));
-    else io.out(summaryTables(await loadTable(), summary, reader.format, io.color));
+    else io.out(summaryTables(await loadTable(), summary, reader.format, io.color, argv.wide ? undefined : io.columns));
   }
   for (const d of summary.diagnostics.slice(0, 20)) if (!argv.json) io.err(`note: ${d.message}`);
 
@@ -232,8 +262,40 @@ async function live(argv: Args, tracer: Tracer, io: Io, out: LineBuffer): Promis
   await proxy.close();
   const summary = tracer.end();
   out.flush();
-  if (argv.summary) io.out(Table ? summaryTables(Table, summary, 'live', io.color) : stringifyJson(summaryJson(summary, 'live')));
+  if (argv.summary) io.out(Table ? summaryTables(Table, summary, 'live', io.color, argv.wide ? undefined : io.columns) : stringifyJson(summaryJson(summary, 'live')));
   return EXIT.ok;
+}
+
+/** stdin's file status (a file, a pipe, a socket, a TTY), without opening it by name. */
+async function fstat0(): Promise<import('node:fs').Stats> {
+  const { fstat } = await import('node:fs');
+  return new Promise((resolve, reject) => fstat(0, (e, st) => (e ? reject(e) : resolve(st))));
+}
+
+/** A readable stream's chunks as Uint8Array views (each a fresh buffer, so kept views stay valid). */
+async function* streamChunks(stream: NodeJS.ReadableStream): AsyncGenerator<Uint8Array> {
+  for await (const chunk of stream as AsyncIterable<Buffer>) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+}
+
+/** Lines out after each chunk is traced (a live source: lines as they happen, still batched per chunk). */
+async function* flushEachChunk(chunks: AsyncIterable<Uint8Array>, out: LineBuffer): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    yield chunk;
+    out.flush();
+    if (out.closed) return;
+  }
+}
+
+/** Calls `stop` after --duration, on Ctrl-C, or when argv.signal aborts; the returned function undoes that. */
+function stopOnDurationOrSignal(argv: Args, stop: () => void): () => void {
+  const timer = argv.duration !== undefined ? setTimeout(stop, argv.duration * 1000) : undefined;
+  argv.signal?.addEventListener('abort', stop, { once: true });
+  if (!argv.signal) process.once('SIGINT', stop);
+  return () => {
+    if (timer) clearTimeout(timer);
+    argv.signal?.removeEventListener('abort', stop);
+    process.removeListener('SIGINT', stop);
+  };
 }
 
 /**
@@ -375,9 +437,10 @@ function formatEvent(e: TraceEvent, rel: number, argv: Args, io: Io, hex: typeof
       ...(argv.frames ? { frame: frameJson(e.frame()) } : {}),
     });
   }
-  const head = `${rel.toFixed(6).padStart(11)}  #${e.stream} ${e.transport === 'utp' ? 'uTP ' : ''}${e.src} → ${e.dst}  ${e.text}`;
+  const line = `${rel.toFixed(6).padStart(11)}  #${e.stream} ${e.transport === 'utp' ? 'uTP ' : ''}${e.src} → ${e.dst}  ${e.text}`;
+  const head = argv.wide ? line : fitLine(line, io.columns);
   if (!hex) return head;
-  return `${head}\n${hex(e.frame(), { color: io.color })}\n`;
+  return `${head}\n${hex(e.frame(), argv.wide ? { color: io.color } : hexOptions(io))}\n`;
 }
 
 function summaryJson(s: TraceSummary, format: string): Record<string, unknown> {
@@ -395,32 +458,30 @@ function summaryJson(s: TraceSummary, format: string): Record<string, unknown> {
   };
 }
 
-async function loadTable(): Promise<typeof TableType> {
-  return (await import('cli-table3')).default;
+async function loadTable(): Promise<typeof RenderTable> {
+  return (await import('../table.js')).renderTable;
 }
 
-function summaryTables(Table: typeof TableType, s: TraceSummary, format: string, color = false): string {
+/** `columns`: the TTY's width to fit (undefined when piped, or with --wide). */
+function summaryTables(renderTable: typeof RenderTable, s: TraceSummary, format: string, color = false, columns?: number): string {
   const out: string[] = [];
   const style = color ? {} : { style: { head: [] as string[], border: [] as string[] } };
   out.push(`${format} capture: ${s.packets} packets over ${(s.lastTime - s.firstTime).toFixed(3)} s, ${s.streams.length} streams`);
-  const st = new Table({ head: ['#', 'transport', 'what', 'endpoints (initiator → other)', 'clients (→ / ←)', 'extensions', 'bytes →', 'bytes ←', 'msgs'], wordWrap: true, colWidths: [5, 11, 24, 32, 24, 32, 10, 10, 7], ...style });
+  const streamRows: (string | number)[][] = [];
   for (const x of s.streams.slice(0, 500)) {
     const clients = [x.out.client ?? x.out.extendedClient, x.in.client ?? x.in.extendedClient].map((c) => c ?? '-').join(' / ');
     const ext = [...new Set([...(x.out.reserved ?? []), ...(x.out.extensions ?? []), ...(x.in.reserved ?? []), ...(x.in.extensions ?? [])])].join(', ');
     const undec = x.out.undecodedBytes + x.in.undecodedBytes;
     const what = `${x.label}${x.fromStart ? '' : ' (no SYN captured)'}${undec ? `\n${formatBytes(undec)} undecoded` : ''}${x.out.gaps + x.in.gaps ? `\n${x.out.gaps + x.in.gaps} gaps` : ''}`;
-    st.push([x.id, x.transport, what, `${x.a}\n→ ${x.b}`, clients, ext || '-', formatBytes(x.out.bytes), formatBytes(x.in.bytes), x.out.messages + x.in.messages]);
+    streamRows.push([x.id, x.transport, what, `${x.a}\n→ ${x.b}`, clients, ext || '-', formatBytes(x.out.bytes), formatBytes(x.in.bytes), x.out.messages + x.in.messages]);
   }
-  out.push(st.toString());
+  out.push(renderTable({ head: ['#', 'transport', 'what', 'endpoints (initiator → other)', 'clients (→ / ←)', 'extensions', 'bytes →', 'bytes ←', 'msgs'], wordWrap: true, colWidths: [5, 11, 24, 32, 24, 32, 10, 10, 7], ...style }, streamRows, columns));
   if (s.streams.length > 500) out.push(`… ${s.streams.length - 500} more streams (use --json)`);
-  const mt = new Table({ head: ['message type', 'count'], ...style });
-  for (const [k, v] of Object.entries(s.messages).sort((a, b) => b[1] - a[1])) mt.push([k, v]);
-  for (const [k, v] of Object.entries(s.other).sort((a, b) => b[1] - a[1])) mt.push([k, v]);
-  out.push(mt.toString());
+  const counts = [...Object.entries(s.messages).sort((a, b) => b[1] - a[1]), ...Object.entries(s.other).sort((a, b) => b[1] - a[1])];
+  out.push(renderTable({ head: ['message type', 'count'], ...style }, counts, columns));
   if (s.transactions.length) {
-    const tt = new Table({ head: ['#', 'protocol', 'request', 'client → server', 'tx', 'rtt', 'outcome'], ...style });
-    for (const t of s.transactions.slice(0, 200)) tt.push([t.stream, t.protocol, t.kind, `${t.client} → ${t.server}`, t.transactionId, t.rtt !== undefined ? `${(t.rtt * 1000).toFixed(1)} ms` : '-', t.outcome]);
-    out.push(tt.toString());
+    const rows = s.transactions.slice(0, 200).map((t) => [t.stream, t.protocol, t.kind, `${t.client} → ${t.server}`, t.transactionId, t.rtt !== undefined ? `${(t.rtt * 1000).toFixed(1)} ms` : '-', t.outcome]);
+    out.push(renderTable({ head: ['#', 'protocol', 'request', 'client → server', 'tx', 'rtt', 'outcome'], ...style }, rows, columns));
     if (s.transactions.length > 200) out.push(`… ${s.transactions.length - 200} more transactions (use --json)`);
   }
   const skipped = Object.entries(s.skipped);

@@ -1,5 +1,4 @@
 import type { Argv } from 'yargs';
-import Table from 'cli-table3';
 import { existsSync, readFileSync } from 'node:fs';
 import { fromHex, toHex } from '../../lib/core/bytes.js';
 import { UsageError } from '../../lib/core/errors.js';
@@ -16,7 +15,8 @@ import { renderHexFrame } from '../../lib/render/hex-frame.js';
 import { palette } from '../../lib/render/color.js';
 import { EXIT } from '../exit-codes.js';
 import { readInput } from '../input.js';
-import { ioOf } from '../io.js';
+import { hexOptions, ioOf } from '../io.js';
+import { renderTable } from '../table.js';
 import { withFrames, withJson, withTimeout } from '../options.js';
 import { readTorrent } from '../shared.js';
 import { reservePort } from '../peer-source.js';
@@ -203,12 +203,13 @@ export async function handler(argv: Args): Promise<number> {
   if (argv.frames) {
     for (const r of rows) {
       io.out(p.heading(`\n═══ ${r.shown} ═══`));
-      for (const f of r.frames) io.out(renderHexFrame(f, { color: io.color }));
+      for (const f of r.frames) io.out(renderHexFrame(f, hexOptions(io)));
       if (r.error) io.out(p.error(`✗ ${errorText(r.error)}`));
     }
     io.out('');
   }
-  const table = new Table({
+  const tableRows: string[][] = [];
+  const tableOptions = {
     head: argv.scrape
       ? ['tracker', 'proto', 'status', 'rtt', 'seeders', 'leechers', 'downloaded', 'error']
       : ['tracker', 'proto', 'status', 'rtt', 'interval', 'seeders', 'leechers', 'peers', 'error'],
@@ -216,7 +217,7 @@ export async function handler(argv: Args): Promise<number> {
     wordWrap: true,
     wrapOnWordBoundary: false,
     colWidths: argv.scrape ? [36, null, null, null, null, null, null, 32] : [36, null, null, null, null, null, null, null, 32],
-  });
+  };
   const n = (v: number | undefined): string => (v === undefined ? '-' : String(v));
   for (const r of rows) {
     const status = r.ok ? p.value('ok') : p.error('failed');
@@ -224,13 +225,13 @@ export async function handler(argv: Args): Promise<number> {
     const err = r.error ? errorText(r.error) : (r.result?.warning ? `warning: ${r.result.warning}` : '');
     if (argv.scrape) {
       const f = r.scrape?.files[0];
-      table.push([r.shown, r.protocol, status, rtt, n(f?.complete), n(f?.incomplete), n(f?.downloaded), err]);
+      tableRows.push([r.shown, r.protocol, status, rtt, n(f?.complete), n(f?.incomplete), n(f?.downloaded), err]);
     } else {
       const a = r.result;
-      table.push([r.shown, r.protocol, status, rtt, a ? `${a.interval} s` : '-', n(a?.complete), n(a?.incomplete), a ? String(a.peers.length) : '-', err]);
+      tableRows.push([r.shown, r.protocol, status, rtt, a ? `${a.interval} s` : '-', n(a?.complete), n(a?.incomplete), a ? String(a.peers.length) : '-', err]);
     }
   }
-  io.out(table.toString());
+  io.out(renderTable(tableOptions, tableRows, io.columns));
   if (!argv.scrape) {
     const peers = uniquePeers(rows);
     if (peers.length > 0) {

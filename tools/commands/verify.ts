@@ -1,5 +1,4 @@
 import type { Argv } from 'yargs';
-import Table from 'cli-table3';
 import { formatBytes, toHex } from '../../lib/core/bytes.js';
 import { defaultThreads } from '../../lib/content/hash-pool.js';
 import { verifyContent, type VerifyResult } from '../../lib/content/verify-content.js';
@@ -12,7 +11,8 @@ import { torrentFrame } from '../../lib/metainfo/frame.js';
 import { EXIT } from '../exit-codes.js';
 import { hashProgress } from '../hash-progress.js';
 import { readInput } from '../input.js';
-import { ioOf, type Io } from '../io.js';
+import { foldText, hexOptions, ioOf, type Io } from '../io.js';
+import { renderTable } from '../table.js';
 import { withFrames, withJson } from '../options.js';
 import { readTorrent } from '../shared.js';
 
@@ -45,11 +45,11 @@ interface Args {
 export async function handler(argv: Args): Promise<number> {
   const io = ioOf(argv);
   const t = readTorrent(await readInput(argv.torrent), argv.torrent);
-  if (argv.frames) io.out(renderHexFrame(torrentFrame(t, argv.torrent), { color: io.color }));
+  if (argv.frames) io.out(renderHexFrame(torrentFrame(t, argv.torrent), hexOptions(io)));
   const progress = hashProgress(io, argv.progress && !argv.json, 'verifying');
   const r = await verifyContent(t, argv.dir, { threads: argv.threads, onProgress: (d, n) => progress.update(d, n) }).finally(() => progress.end());
   if (argv.json) io.out(JSON.stringify(verifyJson(t, r), null, 2));
-  else io.out(summary(t, r, argv, io));
+  else io.out(foldText(summary(t, r, argv, io), io.columns));
   return r.ok ? EXIT.ok : EXIT.failure;
 }
 
@@ -91,12 +91,12 @@ function summary(t: Torrent, r: VerifyResult, argv: Args, io: Io): string {
     (problems.length ? `, ${problems.length} of ${r.files.length} files not complete` : `, all ${r.files.length} files complete`);
   out.push(r.ok ? p.heading(head) : p.error(head));
   const shown = [...problems, ...r.files.filter((f) => f.status === 'complete')].slice(0, argv['max-files']);
-  const table = new Table({ head: ['#', 'path', 'size', 'result', 'bad pieces', 'first bad offset'], style: { head: io.color ? ['cyan'] : [], border: io.color ? ['grey'] : [], compact: true }, colAligns: ['right', 'left', 'right', 'left', 'right', 'right'] });
+  const rows: string[][] = [];
   for (const f of shown) {
     const result = f.status === 'wrong_size' ? `wrong size: ${f.actualLength} bytes on disk` : STATUS_TEXT[f.status];
-    table.push([String(f.index), f.path, String(f.length), f.status === 'complete' ? result : p.error(result), f.badPieces ? `${f.badPieces} of ${f.pieces} (first #${f.firstBadPiece})` : '', f.firstBadOffset !== undefined ? String(f.firstBadOffset) : '']);
+    rows.push([String(f.index), f.path, String(f.length), f.status === 'complete' ? result : p.error(result), f.badPieces ? `${f.badPieces} of ${f.pieces} (first #${f.firstBadPiece})` : '', f.firstBadOffset !== undefined ? String(f.firstBadOffset) : '']);
   }
-  out.push('', table.toString());
+  out.push('', renderTable({ head: ['#', 'path', 'size', 'result', 'bad pieces', 'first bad offset'], style: { head: io.color ? ['cyan'] : [], border: io.color ? ['grey'] : [], compact: true }, colAligns: ['right', 'left', 'right', 'left', 'right', 'right'] }, rows, io.columns));
   if (r.files.length > shown.length) out.push(p.dim(`… and ${r.files.length - shown.length} more files, all complete (--max-files N, or --json for all)`));
   for (const d of r.disagreements.slice(0, 20)) out.push(p.warn(`piece ${d.index}: SHA-1 says ${d.v1 ? 'good' : 'bad'}, the v2 merkle hash says ${d.v2 ? 'good' : 'bad'}: this hybrid torrent contradicts itself`));
   if (r.disagreements.length > 20) out.push(p.warn(`… and ${r.disagreements.length - 20} more pieces where v1 and v2 disagree`));
