@@ -27,7 +27,7 @@ export interface ScenarioOptions {
   readonly answerMs?: number;
   /** Largest piece fetched whole to hash-check. */
   readonly maxPieceBytes?: number;
-  /** Our peer id (random `-BS0100-` style by default). */
+  /** Our peer id (btscope's own, `-bS0100-` and 12 random bytes, by default). */
   readonly peerId?: Uint8Array;
   /**
    * Cancel probe: how many bytes of requests to queue ahead of the cancelled
