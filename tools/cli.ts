@@ -5,7 +5,8 @@ import { loadCommands } from './commands/index.js';
 import { UsageError } from '../lib/core/errors.js';
 import { describeError, errorJson } from './errors.js';
 import { EXIT } from './exit-codes.js';
-import { processStdoutUsed, ttyColumns } from './io.js';
+import type { Argv } from 'yargs';
+import { foldText, processStdoutUsed, ttyColumns } from './io.js';
 import { checkNumbers } from './options.js';
 
 /** `--json` on the command line: a failure is then also one JSON document on stdout. */
@@ -25,7 +26,7 @@ export async function main(args: string[]): Promise<number> {
       commands.map((c) => ({
         command: c.command,
         describe: c.describe,
-        builder: c.builder,
+        builder: (y: Argv) => c.builder(foldedEpilogues(y)),
         handler: async (argv: Record<string, unknown>) => {
           const code = await c.handler(argv);
           if (typeof code === 'number') exitCode = code;
@@ -37,10 +38,10 @@ export async function main(args: string[]): Promise<number> {
     .demandCommand(1, 'Name a tool: btscope <tool> --help explains each one.')
     .strict()
     .recommendCommands()
-    // On a terminal, help fits its width; piped, every option stays on one line (for grep).
-    .wrap(ttyColumns(process.stdout) ?? null)
+    // Help fits the terminal, or 80 columns (or $COLUMNS) when piped.
+    .wrap(helpWidth())
     .epilogue(
-      'Exit codes: 0 ok, 1 the answer is no (check failed, nothing answered), 2 usage, 3 undecodable input, 4 network, 70 internal error.',
+      foldText('Exit codes: 0 ok, 1 the answer is no (check failed, nothing answered), 2 usage, 3 undecodable input, 4 network, 70 internal error.', helpWidth()),
     )
     .fail((msg, err, y) => {
       if (err) throw err;
@@ -80,3 +81,24 @@ main(hideBin(process.argv)).then(
     process.exitCode = EXIT.internal;
   },
 );
+
+/**
+ * Help is prose for a person: wrapped at the terminal's width, or when piped
+ * at $COLUMNS if set, else 80 (tables and trace lines, which scripts read,
+ * stay whole when piped).
+ */
+function helpWidth(): number {
+  const env = Number(process.env['COLUMNS']);
+  return ttyColumns(process.stdout) ?? (Number.isInteger(env) && env >= 40 ? env : 80);
+}
+
+/**
+ * yargs' help layout cuts an epilogue at the width mid-word ("Ex/it codes"):
+ * a tool's epilogue is folded at word boundaries first, to the same width.
+ */
+function foldedEpilogues<T>(y: Argv<T>): Argv<T> {
+  const width = helpWidth();
+  const set = y.epilogue.bind(y);
+  const fold = (text: string): Argv<T> => set(foldText(text, width));
+  return Object.assign(y, { epilogue: fold, epilog: fold });
+}
