@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, statSync, openSync, chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, appendFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,12 +105,21 @@ describe('files that change or cannot be read', () => {
     chmodSync(path.join(d, 'a.bin'), 0o644);
     chmodSync(path.join(d, 'sub', 'b.bin'), 0o000);
     const out = path.join(tmp, 'unreadable.torrent');
-    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath];
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) =>
-      execFile(asUser[0]!, [...asUser.slice(1), CLI, 'create', d, '-o', out], { timeout: 30_000 }, (err, _o, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }),
-      ),
-    );
+    const root = process.getuid?.() === 0;
+    const asUser = root ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath];
+    // The unprivileged user must reach the CLI: a checkout under a private folder (mktemp -d is 0700)
+    // gets search permission for others on the way, for this test only, and back after.
+    const restored = root ? openTheWay(repoRoot) : [];
+    let r: { code: number; stderr: string };
+    try {
+      r = await new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile(asUser[0]!, [...asUser.slice(1), CLI, 'create', d, '-o', out], { timeout: 30_000 }, (err, _o, stderr) =>
+          resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stderr }),
+        ),
+      );
+    } finally {
+      for (const [dir, mode] of restored) chmodSync(dir, mode);
+    }
     expect(r.stderr).toMatch(/sub\/b\.bin: cannot read it \(EACCES\) \(unreadable\)/);
     expect(r.code).toBe(1);
   });
@@ -143,3 +152,16 @@ describe('100 000 empty files', () => {
     expect(performance.now() - t0).toBeLessThan(60_000);
   }, 120_000);
 });
+
+/** Give others search permission (o+x) on `dir` and every folder above it that lacks it; returns what to restore. */
+function openTheWay(dir: string): Array<[string, number]> {
+  const changed: Array<[string, number]> = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(d, mode | 0o001);
+      changed.push([d, mode]);
+    }
+    if (path.dirname(d) === d) return changed;
+  }
+}
